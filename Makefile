@@ -1,0 +1,71 @@
+# cephdr: `make demo` runs the main job, `make test` passes the tests. Both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PKGS := ceph-mon ceph-osd ceph-mgr ceph-mds rbd-mirror cephfs-mirror ceph-common \
+	ceph-mgr-modules-core python3-rados python3-rbd python3-cephfs \
+	python3-venv python3-dev gcc pkg-config libsystemd-dev uuid-runtime
+LAB_DIR ?= $(CURDIR)/.lab
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv test test-unit test-bus test-system lint typecheck schemas demo bench lab-up lab-down lab-status clean
+
+## setup: Debian packages, the venv (from /usr/bin/python3 so it sees python3-rados/rbd/cephfs), the project
+setup: apt venv
+
+apt:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(APT_PKGS) 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1; \
+	  for p in $(APT_PKGS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages: $$(echo $$missing | tr '\n' ' ')"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PKGS) >/dev/null; \
+	fi
+
+$(PY):
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# re-install only when pyproject.toml changed (the stamp is newer otherwise)
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-bus: setup
+	$(PY) -m pytest tests/bus $(PYTEST_ARGS)
+
+test-system: setup
+	$(PY) -m pytest tests/system $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy agent controller schemas bus lab cli
+
+schemas: setup
+	$(PY) -m schemas.export
+
+demo: setup
+	$(PY) -m cli.main demo --dir $(LAB_DIR)
+
+lab-up: setup
+	$(VENV)/bin/cephdr lab up --dir $(LAB_DIR)
+
+lab-status: setup
+	$(VENV)/bin/cephdr lab status --dir $(LAB_DIR)
+
+lab-down: setup
+	$(VENV)/bin/cephdr lab down --dir $(LAB_DIR)
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

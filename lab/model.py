@@ -1,0 +1,69 @@
+"""What a running lab is: the machine-readable description `cephdr lab up` writes to DIR/lab.json.
+
+Tests, benchmarks and the agents read it; nothing else about a lab's layout is a contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+LAB_FILE = "lab.json"
+
+
+class DaemonInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str  # ceph entity ("mon.a", "osd.0", "client.rbd-mirror.a") or "nats-server", "cephdr-agent"
+    pid: int
+    log: str | None = None
+    asok: str | None = None  # admin socket, where the daemon has one
+
+
+class SiteInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str  # "site-a"
+    conf: str  # path of this site's ceph.conf
+    keyring: str  # an admin keyring path (client.admin)
+    fsid: str
+    mon_host: str
+    dir: str  # the site's state directory
+    run_dir: str  # pid files and admin sockets (kept short: AF_UNIX paths are limited to 107 bytes)
+    rbd_pool: str = "rbd"
+    fs_name: str = "cephfs"
+    rbd_mirror_asok: str = ""
+    cephfs_mirror_asok: str = ""
+    daemons: list[DaemonInfo] = msgspec.field(default_factory=list)
+
+
+class AgentInfo(msgspec.Struct, frozen=True, kw_only=True):
+    site: str
+    pid: int
+    config: str
+    log: str
+
+
+class LabInfo(msgspec.Struct, frozen=True, kw_only=True):
+    version: int = 1
+    dir: str
+    nats_url: str
+    nats_pid: int
+    objectstore: str = "bluestore"
+    sites: list[SiteInfo] = msgspec.field(default_factory=list)
+    agents: list[AgentInfo] = msgspec.field(default_factory=list)
+    peered: bool = False
+
+    def site(self, name: str) -> SiteInfo:
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def load(lab_dir: str | Path) -> LabInfo:
+    return msgspec.json.decode(Path(lab_dir, LAB_FILE).read_bytes(), type=LabInfo)
+
+
+def save(info: LabInfo) -> None:
+    path = Path(info.dir, LAB_FILE)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(info)))
+    tmp.replace(path)
