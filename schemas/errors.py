@@ -54,7 +54,11 @@ class CephDRError(Exception):
 
     def body(self) -> ErrorBody:
         return ErrorBody(
-            code=self.code, message=self.message, retryable=self.retryable, where=self.where, details=self.details
+            code=self.code,
+            message=self.message,
+            retryable=self.retryable,
+            where=self.where,
+            details=self.details,
         )
 
     def __str__(self) -> str:

@@ -33,7 +33,8 @@ Pool = Annotated[PoolName, Meta(pattern=CEPH_NAME_PATTERN, description="RBD pool
 Image = Annotated[ImageName, Meta(pattern=CEPH_NAME_PATTERN, description="RBD image name")]
 Fs = Annotated[FsName, Meta(pattern=CEPH_NAME_PATTERN, description="CephFS file system name")]
 Dir = Annotated[
-    DirPath, Meta(pattern=DIR_PATTERN, max_length=4096, description="absolute directory path in the file system")
+    DirPath,
+    Meta(pattern=DIR_PATTERN, max_length=4096, description="absolute directory path in the file system"),
 ]
 Group = Annotated[GroupName, Meta(pattern=SITE_PATTERN, description="protection group name")]
 ReqId = Annotated[

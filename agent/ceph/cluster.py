@@ -1,0 +1,192 @@
+"""One long-lived librados connection per site, with deadlines on everything.
+
+librados' own timeouts (`rados_mon_op_timeout`, `rados_osd_op_timeout`, `client_mount_timeout`) are
+set so a thread blocked on a dead cluster is eventually released; the executor's deadline answers
+the caller long before that. A handle that Ceph shut down (blocklisted, ESHUTDOWN) is dropped and a
+new one made on the next call.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+import rados
+
+from agent.ceph.errmap import map_errno
+from agent.ceph.executor import CephExecutor
+from schemas.errors import CephDRError, DeadlineExceeded, Internal, Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DROP_HANDLE_ERRNOS = {E.ESHUTDOWN, E.ENOTCONN, 108}  # 108 = EBLOCKLISTED (ESHUTDOWN on Linux)
+
+
+class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
+    """Seconds. `op` is the default deadline of a call; librados' own limits sit a bit above it."""
+
+    connect: float = 10.0
+    op: float = 10.0
+    mon_op: float = 15.0
+    osd_op: float = 30.0
+
+
+class CephCluster:
+    """The agent's connection to its site. All access goes through `call` / `mon_command` / `mgr_command`."""
+
+    def __init__(
+        self,
+        *,
+        conffile: str,
+        name: str = "client.admin",
+        keyring: str | None = None,
+        executor: CephExecutor,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.conffile = conffile
+        self.name = name
+        self.keyring = keyring
+        self.executor = executor
+        self.timeouts = timeouts or Timeouts()
+        self._handle: rados.Rados | None = None
+        self._handle_lock = threading.Lock()
+        self.reachable: bool | None = None
+        self.last_error: str | None = None
+        self.last_ok_at: float | None = None
+
+    def _conf(self) -> dict[str, str]:
+        t = self.timeouts
+        conf = {
+            "rados_mon_op_timeout": str(math.ceil(t.mon_op)),
+            "rados_osd_op_timeout": str(math.ceil(t.osd_op)),
+            "client_mount_timeout": str(math.ceil(t.connect)),
+            # a site agent must not spam the cluster log or stderr with librados chatter
+            "log_to_stderr": "false",
+            "err_to_stderr": "false",
+        }
+        if self.keyring:
+            conf["keyring"] = self.keyring
+        return conf
+
+    def _connected_handle(self) -> rados.Rados:
+        """Runs in a pool thread: return the live handle, connecting first if there is none."""
+        with self._handle_lock:
+            if self._handle is not None:
+                return self._handle
+            r = rados.Rados(conffile=self.conffile, name=self.name, conf=self._conf())
+            try:
+                r.connect(timeout=math.ceil(self.timeouts.connect))
+            except BaseException:
+                _shutdown_detached(r)
+                raise
+            self._handle = r
+            return r
+
+    def _drop_handle(self) -> None:
+        with self._handle_lock:
+            h, self._handle = self._handle, None
+        if h is not None:
+            _shutdown_detached(h)
+
+    async def call(self, fn: Callable[[rados.Rados], T], *, what: str, deadline: float | None = None) -> T:
+        """Run `fn(rados_handle)` in the pool with a deadline; map errors; track reachability."""
+
+        def job() -> T:
+            return fn(self._connected_handle())
+
+        try:
+            result = await self.executor.call(job, deadline=deadline or self.timeouts.op, what=what)
+        except CephDRError as err:
+            n = err.details.get("errno")
+            if isinstance(n, int) and n in _DROP_HANDLE_ERRNOS:
+                log.warning("dropping Ceph handle after %s; reconnecting on next call", err)
+                self._drop_handle()
+            if isinstance(err, Unavailable | DeadlineExceeded):
+                self.reachable = False
+                self.last_error = err.message
+            raise
+        self.reachable = True
+        self.last_ok_at = time.time()
+        return result
+
+    async def mon_command(
+        self,
+        cmd: dict[str, Any],
+        *,
+        what: str | None = None,
+        inbuf: bytes = b"",
+        deadline: float | None = None,
+    ) -> bytes:
+        return await self._command("mon", cmd, what=what, inbuf=inbuf, deadline=deadline)
+
+    async def mgr_command(
+        self,
+        cmd: dict[str, Any],
+        *,
+        what: str | None = None,
+        inbuf: bytes = b"",
+        deadline: float | None = None,
+    ) -> bytes:
+        return await self._command("mgr", cmd, what=what, inbuf=inbuf, deadline=deadline)
+
+    async def mon_json(self, cmd: dict[str, Any], **kw: Any) -> Any:
+        return _parse_json(await self.mon_command({**cmd, "format": "json"}, **kw), cmd)
+
+    async def mgr_json(self, cmd: dict[str, Any], **kw: Any) -> Any:
+        return _parse_json(await self.mgr_command({**cmd, "format": "json"}, **kw), cmd)
+
+    async def _command(
+        self, target: str, cmd: dict[str, Any], *, what: str | None, inbuf: bytes, deadline: float | None
+    ) -> bytes:
+        dl = deadline or self.timeouts.op
+        where = what or f"{target} {cmd.get('prefix')}"
+        payload = json.dumps(cmd)
+
+        def run(r: rados.Rados) -> bytes:
+            send = r.mon_command if target == "mon" else r.mgr_command
+            ret, out, outs = send(payload, inbuf, timeout=math.ceil(dl))
+            if ret < 0:
+                raise map_errno(-ret, outs.strip() or f"{target} command failed", where=where)
+            return bytes(out)
+
+        return await self.call(run, what=where, deadline=dl)
+
+    async def probe(self, *, deadline: float | None = None) -> bool:
+        """Is the cluster answering? A cheap mon round trip; never raises."""
+        try:
+            await self.mon_command({"prefix": "mon stat"}, what="probe", deadline=deadline or 5.0)
+        except CephDRError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._drop_handle()
+
+
+def _parse_json(out: bytes, cmd: dict[str, Any]) -> Any:
+    text = out.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise Internal(f"non-JSON answer to {cmd.get('prefix')!r}", where=str(cmd.get("prefix"))) from None
+
+
+def _shutdown_detached(r: rados.Rados) -> None:
+    # shutdown() can block on a dead cluster; never let it hold a pool slot or the loop
+    def run() -> None:
+        try:
+            r.shutdown()
+        except Exception as exc:  # the handle is being discarded anyway
+            log.debug("rados shutdown: %s", exc)
+
+    threading.Thread(target=run, name="rados-shutdown", daemon=True).start()
