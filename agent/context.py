@@ -1,0 +1,43 @@
+"""What a command handler gets: the site's name, its Ceph connection, and the agent's services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+
+from agent.ceph.cluster import CephCluster
+from schemas.common import Accepted
+from schemas.ids import SiteName
+
+# A long operation reports progress through this: (done, total, message).
+Progress = Callable[[int, int, str], Awaitable[None]]
+
+
+class OpRunner(Protocol):
+    """Runs long commands in the background (`Accepted` at once, progress on `cephdr.evt.<site>.op`)."""
+
+    async def start(
+        self, kind: str, target: str, work: Callable[[Progress], Awaitable[msgspec.Struct]]
+    ) -> Accepted: ...
+
+
+class Sealer(Protocol):
+    """The agent's X25519 identity: NaCl Box between this agent and another agent."""
+
+    @property
+    def public_key(self) -> str: ...  # base64
+
+    def seal(self, plaintext: bytes, recipient_public_key: str) -> str: ...  # base64 blob
+
+    def open(self, blob: str, sender_public_key: str) -> bytes: ...  # raises InvalidRequest if forged
+
+
+@dataclass
+class AgentContext:
+    site: SiteName
+    cluster: CephCluster
+    ops: OpRunner
+    identity: Sealer
