@@ -11,6 +11,7 @@ import msgspec
 from agent.ceph.cluster import CephCluster
 from schemas.common import Accepted
 from schemas.ids import SiteName
+from schemas.ops import OpRecord
 
 # A long operation reports progress through this: (done, total, message).
 Progress = Callable[[int, int, str], Awaitable[None]]
@@ -22,6 +23,10 @@ class OpRunner(Protocol):
     async def start(
         self, kind: str, target: str, work: Callable[[Progress], Awaitable[msgspec.Struct]]
     ) -> Accepted: ...
+
+    def get(self, op_id: str) -> OpRecord: ...
+
+    def list(self, limit: int = 50) -> list[OpRecord]: ...
 
 
 class Sealer(Protocol):
