@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import msgspec
 
 
-class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     """A structured error: what went wrong, whether retrying can help, and where."""
 
     code: str
