@@ -38,6 +38,7 @@ class Act(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 router: Router[Ctx] = Router()
+Host = tuple[ServiceHost[Ctx], Ctx, list[Outcome]]
 
 
 @router.command("test.echo", request=Echo, reply=Echoed)
@@ -61,7 +62,7 @@ async def act(ctx: Ctx, req: Act) -> Done:
 
 
 @pytest.fixture
-async def host(nc: NATS) -> AsyncIterator[tuple[ServiceHost[Ctx], Ctx, list[Outcome]]]:
+async def host(nc: NATS) -> AsyncIterator[Host]:
     ctx = Ctx()
     seen: list[Outcome] = []
 
@@ -93,9 +94,7 @@ async def req(nc: NATS, subject: str, body: bytes) -> tuple[dict[str, str], dict
     return dict(msg.headers or {}), json.loads(msg.data) if msg.data else {}
 
 
-async def test_success_reply_is_the_struct(
-    nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]
-) -> None:
+async def test_success_reply_is_the_struct(nc: NATS, host: Host) -> None:
     h, _, _ = host
     headers, body = await req(nc, f"{h.prefix}.test.echo", b'{"text": "ab", "times": 2}')
     assert body == {"text": "abab"}
@@ -113,7 +112,7 @@ async def test_success_reply_is_the_struct(
     ],
 )
 async def test_bad_input_gets_400_with_where(
-    nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]], payload: bytes, where: str, fragment: str
+    nc: NATS, host: Host, payload: bytes, where: str, fragment: str
 ) -> None:
     h, _, _ = host
     headers, body = await req(nc, f"{h.prefix}.test.echo", payload)
@@ -126,7 +125,7 @@ async def test_bad_input_gets_400_with_where(
     assert err["retryable"] is False
 
 
-async def test_oversized_request_refused(nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]) -> None:
+async def test_oversized_request_refused(nc: NATS, host: Host) -> None:
     h, ctx, _ = host
     payload = json.dumps({"request_id": "req-00000001", "what": "x" * 2000}).encode()
     headers, body = await req(nc, f"{h.prefix}.test.act", payload)
@@ -135,9 +134,7 @@ async def test_oversized_request_refused(nc: NATS, host: tuple[ServiceHost[Ctx],
     assert ctx.calls == 0
 
 
-async def test_repeated_request_id_acts_once(
-    nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]
-) -> None:
+async def test_repeated_request_id_acts_once(nc: NATS, host: Host) -> None:
     h, ctx, _ = host
     payload = b'{"request_id": "req-00000002", "what": "thing"}'
     _, first = await req(nc, f"{h.prefix}.test.act", payload)
@@ -145,24 +142,23 @@ async def test_repeated_request_id_acts_once(
     assert first == second == {"changed": True, "message": "call 1"}
     assert ctx.calls == 1
     # the same id for another request is refused, not answered with the first outcome
-    headers, body = await req(nc, f"{h.prefix}.test.act", b'{"request_id": "req-00000002", "what": "other"}')
+    headers, _ = await req(nc, f"{h.prefix}.test.act", b'{"request_id": "req-00000002", "what": "other"}')
     assert headers["Nats-Service-Error-Code"] == "409"
     assert ctx.calls == 1
 
 
-async def test_retryable_failure_is_not_remembered(
-    nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]
-) -> None:
+async def test_retryable_failure_is_not_remembered(nc: NATS, host: Host) -> None:
     h, ctx, _ = host
     ctx.busy_left = 1
     payload = b'{"request_id": "req-00000003", "what": "busy"}'
     headers, body = await req(nc, f"{h.prefix}.test.act", payload)
+    assert headers["Nats-Service-Error-Code"] == "409"
     assert body["error"]["retryable"] is True  # type: ignore[index]
-    headers, body = await req(nc, f"{h.prefix}.test.act", payload)
+    _, body = await req(nc, f"{h.prefix}.test.act", payload)
     assert body == {"changed": True, "message": "call 1"}
 
 
-async def test_domain_error_and_bug(nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]) -> None:
+async def test_domain_error_and_bug(nc: NATS, host: Host) -> None:
     h, _, seen = host
     headers, body = await req(
         nc, f"{h.prefix}.test.act", b'{"request_id": "req-00000004", "what": "missing"}'
@@ -183,9 +179,7 @@ async def test_domain_error_and_bug(nc: NATS, host: tuple[ServiceHost[Ctx], Ctx,
     assert seen[0].error is not None and seen[0].error.code == "not_found"
 
 
-async def test_micro_discovery_matches_natscli_schemas(
-    nc: NATS, host: tuple[ServiceHost[Ctx], Ctx, list[Outcome]]
-) -> None:
+async def test_micro_discovery_matches_natscli_schemas(nc: NATS, host: Host) -> None:
     h, _, _ = host
     info = json.loads((await nc.request("$SRV.INFO.cephdr-test", b"", timeout=2)).data)
     stats = json.loads((await nc.request("$SRV.STATS.cephdr-test", b"", timeout=2)).data)
