@@ -1,0 +1,121 @@
+"""The agent's configuration file (TOML), validated with msgspec.
+
+site = "site-a"
+
+[nats]
+servers = ["nats://127.0.0.1:4222"]
+credentials = ""            # .creds or nkey seed file; empty = no auth (lab)
+
+[ceph]
+conf = "/etc/ceph/ceph.conf"
+client = "client.admin"
+keyring = ""                # empty: the one ceph.conf names
+rbd_mirror_asok = "/run/ceph/ceph-client.rbd-mirror.a.asok"
+cephfs_mirror_asok = ""
+
+[status]
+interval = 5.0              # seconds between scans
+pools = ["rbd"]             # RBD pools to scan; empty = every pool with mirroring enabled
+filesystems = ["cephfs"]
+
+[agent]
+identity_file = "/var/lib/cephdr/site-a.key"
+heartbeat_interval = 5.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from agent.ceph.cluster import Timeouts
+from schemas.errors import InvalidRequest
+from schemas.ids import Fs, Pool, Site
+
+Seconds = Annotated[float, Meta(gt=0, le=3600)]
+
+
+class NatsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    credentials: str = ""
+    prefix: str = "cephdr"
+    request_timeout: Seconds = 5.0
+
+
+class CephConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    conf: str = "/etc/ceph/ceph.conf"
+    client: str = "client.admin"
+    keyring: str = ""
+    rbd_mirror_asok: str = ""
+    cephfs_mirror_asok: str = ""
+    timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+    max_workers: Annotated[int, Meta(ge=1, le=64)] = 8
+
+
+class StatusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    interval: Seconds = 5.0
+    pools: list[Pool] = msgspec.field(default_factory=list)
+    filesystems: list[Fs] = msgspec.field(default_factory=list)
+
+
+class AgentSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    identity_file: str = "/var/lib/cephdr/agent.key"
+    heartbeat_interval: Seconds = 5.0
+    peer_probe_interval: Seconds = 10.0
+
+
+class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    site: Site
+    nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
+    ceph: CephConfig = msgspec.field(default_factory=CephConfig)
+    status: StatusConfig = msgspec.field(default_factory=StatusConfig)
+    agent: AgentSection = msgspec.field(default_factory=AgentSection)
+
+
+def load(path: str | Path) -> AgentConfig:
+    """Read and validate; a bad file raises `InvalidRequest` naming the file and the key at fault."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read agent config {p}: {exc.strerror}", where=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"agent config {p} is not valid TOML: {exc}", where=str(p)) from None
+    try:
+        return msgspec.convert(raw, AgentConfig)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"agent config {p}: {exc}", where=str(p)) from None
+
+
+def dump(cfg: AgentConfig) -> str:
+    """TOML text for a config (the lab writes agent configs with this)."""
+    return _toml(msgspec.to_builtins(cfg))
+
+
+def _toml(data: dict[str, object], prefix: str = "") -> str:
+    # tomllib reads only; a tiny writer for our flat-ish config avoids another dependency
+    scalars, tables = [], []
+    for k, v in data.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        else:
+            scalars.append(f"{k} = {_value(v)}")
+    out = "\n".join(scalars) + ("\n" if scalars else "")
+    for k, v in tables:
+        name = f"{prefix}{k}"
+        out += f"\n[{name}]\n" + _toml(v, name + ".")
+    return out
+
+
+def _value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return msgspec.json.encode(str(v)).decode()
