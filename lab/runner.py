@@ -10,7 +10,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from lab.conf import short_run_root, site_paths
 from lab.nats import NatsPaths
 from lab.nats import running_pid as nats_running_pid
 from lab.nats import start as start_nats
-from lab.site import CORE_DAEMONS, Site
+from lab.site import CORE_DAEMONS, Aborted, Site
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,11 @@ def step_sites(ctx: UpContext) -> None:
     """Both sites in parallel (most of the time is each site waiting on its own daemons)."""
     with ThreadPoolExecutor(len(ctx.sites), thread_name_prefix="site") as pool:
         futures = [pool.submit(_site_up, s) for s in ctx.sites]
-        errors = [e for f in futures if (e := f.exception()) is not None]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for s in ctx.sites:
+            if any(f.done() and f.exception() for f in futures):
+                s.abort.set()
+        errors = [e for f in futures if (e := f.exception()) is not None and not isinstance(e, Aborted)]
     if errors:
         if len(errors) > 1:
             log.error("also failed: %s", "; ".join(str(e) for e in errors[1:]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 import time
 import uuid
 from typing import Any
@@ -28,11 +29,22 @@ ADMIN_CAPS = ["--cap", "mon", "allow *", "--cap", "osd", "allow *", "--cap", "md
               "allow *"]
 
 
+class Aborted(DaemonFailed):
+    """This site's bring-up was stopped because another part of `up` failed."""
+
+
 class Site:
-    def __init__(self, paths: SitePaths, ports: SitePorts, objectstore: str) -> None:
+    def __init__(self, paths: SitePaths, ports: SitePorts, objectstore: str,
+                 abort: threading.Event | None = None) -> None:
         self.paths = paths
         self.ports = ports
         self.objectstore = objectstore
+        # set when the other site failed: stop at the next daemon start or poll instead of finishing
+        self.abort = abort or threading.Event()
+
+    def check_abort(self) -> None:
+        if self.abort.is_set():
+            raise Aborted(f"{self.name}: bring-up abandoned (another step failed)")
 
     @property
     def name(self) -> str:
@@ -65,7 +77,9 @@ class Site:
         return pid is not None and procs.alive(pid) and procs.is_lab_process(pid, str(self.paths.dir))
 
     def daemon_error(self, daemon: str, message: str) -> DaemonFailed:
-        lines = procs.tail(self.paths.log_file(daemon)) + procs.tail(self.paths.out_file(daemon))
+        lines = [ln for ln in procs.tail(self.paths.log_file(daemon)) if ln.strip()]
+        # the start command's output repeats the log (err_to_stderr) except for errors before the log opened
+        lines += [ln for ln in procs.tail(self.paths.out_file(daemon)) if ln.strip() and ln not in lines]
         return DaemonFailed(f"{self.name} {daemon}: {message}", daemon=f"{self.name} {daemon}",
                             log_tail=lines[-20:])
 
@@ -73,6 +87,7 @@ class Site:
         """Start a self-daemonizing Ceph daemon unless it runs; wait for its pid file."""
         if self.running(daemon):
             return
+        self.check_abort()
         log.info("%s: start %s", self.name, daemon)
         self.paths.pid_file(daemon).unlink(missing_ok=True)
         try:
@@ -85,6 +100,7 @@ class Site:
     def wait_for(self, daemon: str, probe: Any, timeout: float, what: str) -> Any:
         """Poll probe with a deadline, failing fast (with the daemon's log) if the daemon died meanwhile."""
         def checked() -> Any:
+            self.check_abort()
             if not self.running(daemon):
                 raise self.daemon_error(daemon, f"died while waiting for {what}")
             return probe()
