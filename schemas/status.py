@@ -178,7 +178,9 @@ class DaemonStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     up: bool
     health: Health
     leader_pools: list[str] = msgspec.field(default_factory=list)
-    pools: list[str] = msgspec.field(default_factory=list)
+    serves: Annotated[
+        list[str], Meta(description="pools (rbd-mirror) or file systems (cephfs-mirror) it reports for")
+    ] = msgspec.field(default_factory=list)
     details: list[str] = msgspec.field(default_factory=list)
 
 
@@ -236,7 +238,9 @@ class ScheduleStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
 
 class SiteStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Everything one scan of a site found: the value kept in KV `cephdr_state` and returned by a
-    status request. `errors` names the parts of the scan that failed (their data is missing)."""
+    status request. `errors` names the parts of the scan that failed, each `"<scope>: <message>"`
+    with scope `cluster`, `pool:<name>`, `fs:<name>`, `rbd-mirror`, `cephfs-mirror` or `schedules`
+    (entries of a failed scope are the previous scan's, kept as they were)."""
 
     site: Site
     taken_at: UnixTime
