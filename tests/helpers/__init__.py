@@ -1,0 +1,1 @@
+"""Shared test helpers: polling with a deadline (wait), CLI oracles for Ceph (oracle), unique names."""
