@@ -13,7 +13,7 @@ everything in it vanished: `carry_forward` keeps the previous entries of a faile
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -41,6 +41,7 @@ from schemas.status import (
 )
 
 T = TypeVar("T")
+Key = tuple[str, ...]
 
 SCOPE_CLUSTER = "cluster"
 SCOPE_RBD_MIRROR = "rbd-mirror"
@@ -77,8 +78,8 @@ def _daemon_key(s: DaemonStatus) -> tuple[str, str]:
     return (s.kind, s.id)
 
 
-def _pool_key(s: PoolSummary) -> str:
-    return s.pool
+def _pool_key(s: PoolSummary) -> tuple[str]:
+    return (s.pool,)
 
 
 def _daemon_scope(s: DaemonStatus) -> str:
@@ -91,26 +92,51 @@ def _sched_scope(_: ScheduleStatus) -> str:
 
 def _image_sig(s: ImageStatus) -> dict[str, Any]:
     return {
-        "global_id": s.global_id, "state": s.state, "up": s.up, "role": s.role, "mode": s.mode,
-        "split_brain": s.split_brain, "caught_up": s.caught_up, "healthy": s.healthy, "alerts": s.alerts,
-        "peers": sorted((p.site_name or "", p.mirror_uuid or "", p.state, p.up, p.split_brain)
-                        for p in s.peers),
+        "global_id": s.global_id,
+        "state": s.state,
+        "up": s.up,
+        "role": s.role,
+        "mode": s.mode,
+        "split_brain": s.split_brain,
+        "caught_up": s.caught_up,
+        "healthy": s.healthy,
+        "alerts": s.alerts,
+        "peers": sorted(
+            (p.site_name or "", p.mirror_uuid or "", p.state, p.up, p.split_brain) for p in s.peers
+        ),
     }
 
 
 def _dir_sig(s: DirStatus) -> dict[str, Any]:
-    return {"state": s.state, "last_synced_snap": s.last_synced_snap, "failure_reason": s.failure_reason,
-            "healthy": s.healthy, "alerts": s.alerts, "peer_site": s.peer_site}
+    return {
+        "state": s.state,
+        "last_synced_snap": s.last_synced_snap,
+        "failure_reason": s.failure_reason,
+        "healthy": s.healthy,
+        "alerts": s.alerts,
+        "peer_site": s.peer_site,
+    }
 
 
 def _daemon_sig(s: DaemonStatus) -> dict[str, Any]:
-    return {"up": s.up, "health": s.health, "leader_pools": s.leader_pools, "serves": s.serves,
-            "details": s.details, "instance_id": s.instance_id}
+    return {
+        "up": s.up,
+        "health": s.health,
+        "leader_pools": s.leader_pools,
+        "serves": s.serves,
+        "details": s.details,
+        "instance_id": s.instance_id,
+    }
 
 
 def _pool_sig(s: PoolSummary) -> dict[str, Any]:
-    return {"mode": s.mode, "health": s.health, "daemon_health": s.daemon_health,
-            "image_health": s.image_health, "states": s.states}
+    return {
+        "mode": s.mode,
+        "health": s.health,
+        "daemon_health": s.daemon_health,
+        "image_health": s.image_health,
+        "states": s.states,
+    }
 
 
 def _sched_sig(s: ScheduleStatus) -> dict[str, Any]:
@@ -123,13 +149,18 @@ def _changed(sig: Callable[[T], dict[str, Any]], old: T, new: T) -> list[str]:
 
 
 def _walk(
-    prev: Sequence[T], cur: Sequence[T], key: Callable[[T], Hashable], sig: Callable[[T], dict[str, Any]],
-    scope: Callable[[T], str], failed: set[str], unreachable: bool,
+    prev: Sequence[T],
+    cur: Sequence[T],
+    key: Callable[[T], Key],
+    sig: Callable[[T], dict[str, Any]],
+    scope: Callable[[T], str],
+    failed: set[str],
+    unreachable: bool,
 ) -> list[tuple[Change, T | None, T | None, list[str]]]:
     before = {key(x): x for x in prev}
     after = {key(x): x for x in cur}
     out: list[tuple[Change, T | None, T | None, list[str]]] = []
-    for k in sorted(before.keys() | after.keys(), key=repr):
+    for k in sorted(before.keys() | after.keys()):
         old, new = before.get(k), after.get(k)
         if old is None and new is not None:
             out.append((Change.ADDED, None, new, []))
@@ -144,8 +175,15 @@ def _walk(
 
 
 def _image_brief(s: ImageStatus) -> ImageBrief:
-    return ImageBrief(state=s.state, up=s.up, role=s.role, mode=s.mode, split_brain=s.split_brain,
-                      caught_up=s.caught_up, healthy=s.healthy)
+    return ImageBrief(
+        state=s.state,
+        up=s.up,
+        role=s.role,
+        mode=s.mode,
+        split_brain=s.split_brain,
+        caught_up=s.caught_up,
+        healthy=s.healthy,
+    )
 
 
 def diff(prev: SiteStatus | None, cur: SiteStatus) -> list[Event]:
@@ -163,50 +201,100 @@ def diff(prev: SiteStatus | None, cur: SiteStatus) -> list[Event]:
     ):
         ref = new_p or old_p
         assert ref is not None
-        events.append(PoolEvent(
-            site=site, at=at, change=change, fields=fields, pool=ref.pool, summary=new_p,
-            previous=PoolBrief(health=old_p.health, daemon_health=old_p.daemon_health,
-                               image_health=old_p.image_health, mode=old_p.mode) if old_p else None,
-        ))
+        events.append(
+            PoolEvent(
+                site=site,
+                at=at,
+                change=change,
+                fields=fields,
+                pool=ref.pool,
+                summary=new_p,
+                previous=PoolBrief(
+                    health=old_p.health,
+                    daemon_health=old_p.daemon_health,
+                    image_health=old_p.image_health,
+                    mode=old_p.mode,
+                )
+                if old_p
+                else None,
+            )
+        )
     for change, old_i, new_i, fields in _walk(
         p.images, cur.images, _image_key, _image_sig, lambda s: pool_scope(s.pool), failed, down
     ):
         ref_i = new_i or old_i
         assert ref_i is not None
-        events.append(ImageEvent(
-            site=site, at=at, change=change, fields=fields, pool=ref_i.pool, image=ref_i.image,
-            status=new_i, previous=_image_brief(old_i) if old_i else None,
-        ))
+        events.append(
+            ImageEvent(
+                site=site,
+                at=at,
+                change=change,
+                fields=fields,
+                pool=ref_i.pool,
+                image=ref_i.image,
+                status=new_i,
+                previous=_image_brief(old_i) if old_i else None,
+            )
+        )
     for change, old_d, new_d, fields in _walk(
         p.dirs, cur.dirs, _dir_key, _dir_sig, lambda s: fs_scope(s.fs), failed, down
     ):
         ref_d = new_d or old_d
         assert ref_d is not None
-        events.append(DirEvent(
-            site=site, at=at, change=change, fields=fields, fs=ref_d.fs, path=ref_d.path,
-            peer_uuid=ref_d.peer_uuid, status=new_d,
-            previous=DirBrief(state=old_d.state, last_synced_snap=old_d.last_synced_snap,
-                              healthy=old_d.healthy) if old_d else None,
-        ))
+        events.append(
+            DirEvent(
+                site=site,
+                at=at,
+                change=change,
+                fields=fields,
+                fs=ref_d.fs,
+                path=ref_d.path,
+                peer_uuid=ref_d.peer_uuid,
+                status=new_d,
+                previous=DirBrief(
+                    state=old_d.state, last_synced_snap=old_d.last_synced_snap, healthy=old_d.healthy
+                )
+                if old_d
+                else None,
+            )
+        )
     for change, old_m, new_m, fields in _walk(
         p.daemons, cur.daemons, _daemon_key, _daemon_sig, _daemon_scope, failed, down
     ):
         ref_m = new_m or old_m
         assert ref_m is not None
-        events.append(DaemonEvent(
-            site=site, at=at, change=change, fields=fields, kind=ref_m.kind, id=ref_m.id, status=new_m,
-            previous=DaemonBrief(up=old_m.up, health=old_m.health,
-                                 leader_pools=old_m.leader_pools) if old_m else None,
-        ))
+        events.append(
+            DaemonEvent(
+                site=site,
+                at=at,
+                change=change,
+                fields=fields,
+                kind=ref_m.kind,
+                id=ref_m.id,
+                status=new_m,
+                previous=DaemonBrief(up=old_m.up, health=old_m.health, leader_pools=old_m.leader_pools)
+                if old_m
+                else None,
+            )
+        )
     for change, old_s, new_s, fields in _walk(
         p.schedules, cur.schedules, schedule_key, _sched_sig, _sched_scope, failed, down
     ):
         ref_s = new_s or old_s
         assert ref_s is not None
-        events.append(ScheduleEvent(
-            site=site, at=at, change=change, fields=fields, kind=ref_s.kind, target=ref_s.target,
-            interval=ref_s.interval, schedule=new_s, previous=old_s,
-        ))
+        events.append(
+            ScheduleEvent(
+                site=site,
+                at=at,
+                change=change,
+                fields=fields,
+                kind=ref_s.kind,
+                target=ref_s.target,
+                interval=ref_s.interval,
+                schedule=new_s,
+                previous=old_s,
+            )
+        )
     return events
 
 
@@ -221,11 +309,11 @@ def carry_forward(prev: SiteStatus | None, cur: SiteStatus) -> SiteStatus:
         return cur
 
     def keep(
-        old: Sequence[T], new: Sequence[T], key: Callable[[T], Any], scope: Callable[[T], str]
+        old: Sequence[T], new: Sequence[T], key: Callable[[T], Key], scope: Callable[[T], str]
     ) -> list[T]:
         have = {key(x) for x in new}
         kept = [x for x in old if (everything or scope(x) in failed) and key(x) not in have]
-        return sorted([*new, *kept], key=lambda x: repr(key(x)))
+        return sorted([*new, *kept], key=key)
 
     return msgspec.structs.replace(
         cur,

@@ -27,8 +27,14 @@ def rbd_schedules(raw: object, *, level_spec: str | None = None) -> list[Schedul
         for item in (as_dict(x) for x in items):
             interval = as_str(item.get("interval"))
             if interval:
-                out.append(ScheduleStatus(kind="rbd", target=target, interval=interval,
-                                          start_time=as_str(item.get("start_time")) or None))
+                out.append(
+                    ScheduleStatus(
+                        kind="rbd",
+                        target=target,
+                        interval=interval,
+                        start_time=as_str(item.get("start_time")) or None,
+                    )
+                )
     return sorted(out, key=schedule_key)
 
 
@@ -55,16 +61,23 @@ def fs_schedules(raw: object) -> list[ScheduleStatus]:
         if not path or not interval:
             continue
         keep = {str(k): n for k, v in as_dict(e.get("retention")).items() if (n := as_int(v)) is not None}
-        out.append(ScheduleStatus(
-            kind="fs", target=path, interval=interval, fs=as_str(e.get("fs")),
-            start_time=as_str(e.get("start")) or None, retention=keep,
-            active=as_bool(e.get("active")) is not False, last_snapshot_at=timestamp(e.get("last")),
-            created_count=as_int(e.get("created_count")), pruned_count=as_int(e.get("pruned_count")),
-        ))
+        out.append(
+            ScheduleStatus(
+                kind="fs",
+                target=path,
+                interval=interval,
+                fs=as_str(e.get("fs")),
+                start_time=as_str(e.get("start")) or None,
+                retention=keep,
+                active=as_bool(e.get("active")) is not False,
+                last_snapshot_at=timestamp(e.get("last")),
+                created_count=as_int(e.get("created_count")),
+                pruned_count=as_int(e.get("pruned_count")),
+            )
+        )
     return sorted(out, key=schedule_key)
 
 
 def schedule_key(s: ScheduleStatus) -> tuple[str, str, str, str, str]:
     """Identity of a schedule: a different interval or start is another schedule."""
     return (s.kind, s.fs or "", s.target, s.interval, s.start_time or "")
-
