@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
@@ -12,6 +12,7 @@ from agent.ceph.cluster import CephCluster
 from schemas.common import Accepted
 from schemas.ids import SiteName
 from schemas.ops import OpRecord
+from schemas.status import SiteStatus
 
 # A long operation reports progress through this: (done, total, message).
 Progress = Callable[[int, int, str], Awaitable[None]]
@@ -40,9 +41,18 @@ class Sealer(Protocol):
     def open(self, blob: str, sender_public_key: str) -> bytes: ...  # raises InvalidRequest if forged
 
 
+class StatusSource(Protocol):
+    """The scanner's latest result, or a fresh scan on demand."""
+
+    async def current(self, *, fresh: bool) -> SiteStatus: ...
+
+
 @dataclass
 class AgentContext:
     site: SiteName
     cluster: CephCluster
     ops: OpRunner
     identity: Sealer
+    # admin sockets of the local mirror daemons, by kind ("rbd-mirror", "cephfs-mirror")
+    asok: dict[str, str] = field(default_factory=dict)
+    status: StatusSource | None = None

@@ -1,0 +1,159 @@
+"""Self-fencing, the I/O side: watch the groups' epochs in KV and demote what must not be primary.
+
+Until the first pass has run against a reachable cluster (and while a newer epoch is being
+applied), mutating commands are refused with a retryable `Unavailable`: an agent must not, say,
+promote an image for a group whose epoch it has not yet checked. Reads are always served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import rbd
+from nats.js.kv import KeyValue
+
+from agent.ceph.cluster import CephCluster
+from agent.ceph.rbd_util import open_image, open_pool
+from agent.fencing import fence_targets, pools_of
+from bus import subjects
+from bus.router import Endpoint
+from schemas.common import Command
+from schemas.errors import CephDRError, Unavailable
+from schemas.fencing import FenceAction, FenceEvent, FenceRecord
+from schemas.ids import ImageName, PoolName, SiteName
+
+log = logging.getLogger(__name__)
+
+
+class Fencer:
+    def __init__(
+        self,
+        site: SiteName,
+        cluster: CephCluster,
+        emit: Callable[[FenceEvent], None],
+        *,
+        retry_s: float = 5.0,
+    ) -> None:
+        self.site = site
+        self.cluster = cluster
+        self.emit = emit
+        self.retry_s = retry_s
+        self.records: dict[str, FenceRecord] = {}
+        self.applied = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self.fenced_groups: set[str] = set()
+
+    @property
+    def epochs(self) -> dict[str, int]:
+        return {g: r.epoch for g, r in self.records.items()}
+
+    async def gate(self, ep: Endpoint[Any], body: msgspec.Struct) -> None:
+        if isinstance(body, Command) and not self.applied.is_set():
+            raise Unavailable(
+                "self-fencing has not completed against the cluster yet; retry shortly", where=ep.name
+            )
+
+    def update(self, key: str, value: bytes | None) -> None:
+        group = key.removeprefix(subjects.FENCE_KEY_PREFIX)
+        if value is None:
+            self.records.pop(group, None)
+            return
+        try:
+            rec = msgspec.json.decode(value, type=FenceRecord)
+        except msgspec.DecodeError as exc:
+            log.error("ignoring malformed fence record %s: %s", key, exc)
+            return
+        old = self.records.get(group)
+        self.records[group] = rec
+        if old is None or old.epoch != rec.epoch or old.primary != rec.primary or old.rbd != rec.rbd:
+            if rec.primary != self.site:
+                self.applied.clear()
+            self._dirty.set()
+
+    async def watch(self, kv: KeyValue) -> None:
+        """Follow `fence.*` keys; the first batch (current values) precedes the first pass."""
+        watcher = await kv.watch(f"{subjects.FENCE_KEY_PREFIX}>")
+        try:
+            async for entry in watcher:
+                if entry is None:  # end of the initial values
+                    self._dirty.set()
+                    continue
+                deleted = entry.operation in ("DEL", "PURGE") or entry.value is None
+                self.update(entry.key, None if deleted else entry.value)
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    async def run(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await self.apply_once()
+            except CephDRError as err:
+                log.warning("self-fencing pass failed (%s); retrying in %.0fs", err, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+                self._dirty.set()
+
+    async def apply_once(self) -> None:
+        records = list(self.records.values())
+        pools = pools_of(records, self.site)
+        primary_here = {p: await self._primary_images(p) for p in sorted(pools)}
+        targets = fence_targets(self.site, records, primary_here)
+        by_group: dict[str, list[FenceAction]] = {}
+        for t in targets:
+            try:
+                await self._demote(t.pool, t.image)
+                by_group.setdefault(t.group, []).append(FenceAction(pool=t.pool, image=t.image, ok=True))
+            except CephDRError as err:
+                by_group.setdefault(t.group, []).append(
+                    FenceAction(pool=t.pool, image=t.image, ok=False, error=err.message)
+                )
+        for group, actions in by_group.items():
+            rec = self.records[group]
+            self.fenced_groups.add(group)
+            log.warning(
+                "self-fenced group %s at epoch %d (primary is %s): demoted %d of %d image(s)",
+                group,
+                rec.epoch,
+                rec.primary,
+                sum(a.ok for a in actions),
+                len(actions),
+            )
+            self.emit(
+                FenceEvent(
+                    site=self.site,
+                    at=time.time(),
+                    group=rec.group,
+                    epoch=rec.epoch,
+                    primary=rec.primary,
+                    actions=actions,
+                )
+            )
+        if any(not a.ok for acts in by_group.values() for a in acts):
+            raise Unavailable("some images could not be demoted for self-fencing")
+        self.applied.set()
+
+    async def _primary_images(self, pool: PoolName) -> set[ImageName]:
+        def run(r: Any) -> set[ImageName]:
+            with open_pool(r, pool) as ioctx:
+                names = {i["id"]: i["name"] for i in rbd.RBD().list2(ioctx)}
+                return {
+                    ImageName(names[image_id])
+                    for image_id, info in rbd.RBD().mirror_image_info_list(ioctx)
+                    if info.get("primary") and image_id in names
+                }
+
+        return await self.cluster.call(run, what=f"fence: primary images of {pool}")
+
+    async def _demote(self, pool: PoolName, image: ImageName) -> None:
+        def run(r: Any) -> None:
+            with open_pool(r, pool) as ioctx, open_image(ioctx, pool, image) as img:
+                if img.mirror_image_get_info().get("primary"):
+                    img.mirror_image_demote()
+
+        await self.cluster.call(run, what=f"fence: demote {pool}/{image}", deadline=30.0)

@@ -1,0 +1,212 @@
+"""The status scanner: read the site, normalise, return one `SiteStatus` (diffing is the caller's).
+
+Each part (pools, daemons, directories, schedules, peer probe) fails on its own: its error goes in
+`SiteStatus.errors` and the rest of the scan stands. When the cluster does not answer at all, the
+previous images and directories are kept (marked by `cluster_reachable = False`) rather than
+dropped, so a dead cluster never reads as "every image was removed".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from agent.ceph import fs_mirror
+from agent.ceph.asok import AdminSocket
+from agent.ceph.cluster import CephCluster
+from agent.ceph.probe import probe_peer
+from agent.ceph.rbd_peer import peer_attributes
+from agent.ceph.rbd_scan import PoolRead, mirrored_pools, read_pool
+from agent.config import AgentConfig
+from agent.status.daemons import cephfs_mirror_daemons, rbd_mirror_daemons
+from agent.status.fs import dir_statuses
+from agent.status.pools import pool_summary
+from agent.status.rbd import image_status
+from agent.status.schedules import fs_schedules, rbd_schedules
+from schemas.errors import CephDRError
+from schemas.ids import SiteName
+from schemas.status import DaemonStatus, DirStatus, ImageStatus, PoolSummary, ScheduleStatus, SiteStatus
+
+log = logging.getLogger(__name__)
+
+
+class Scanner:
+    def __init__(self, site: SiteName, cluster: CephCluster, cfg: AgentConfig) -> None:
+        self.site = site
+        self.cluster = cluster
+        self.cfg = cfg
+        self._peer_reach: dict[str, bool | None] = {}
+        self._probed_at = 0.0
+
+    async def scan(self, prev: SiteStatus | None) -> SiteStatus:
+        now = time.time()
+        if not await self.cluster.probe(deadline=min(5.0, self.cfg.ceph.timeouts.op)):
+            why = f"cluster unreachable: {self.cluster.last_error or 'no answer from the monitors'}"
+            if prev is None:
+                return SiteStatus(site=self.site, taken_at=now, cluster_reachable=False, errors=[why])
+            return SiteStatus(
+                site=self.site,
+                taken_at=now,
+                cluster_reachable=False,
+                peer_reachable=prev.peer_reachable,
+                pools=prev.pools,
+                images=prev.images,
+                dirs=prev.dirs,
+                daemons=prev.daemons,
+                schedules=prev.schedules,
+                errors=[why],
+            )
+        errors: list[str] = []
+        pools, images, reads = await self._rbd(prev, now, errors)
+        daemons = await self._daemons(errors)
+        dirs = await self._dirs(now, errors)
+        schedules = await self._schedules([r.pool for r in reads], dirs, errors)
+        if time.monotonic() - self._probed_at >= self.cfg.agent.peer_probe_interval:
+            self._peer_reach = await self._probe_peers(reads)
+            self._probed_at = time.monotonic()
+        return SiteStatus(
+            site=self.site,
+            taken_at=now,
+            cluster_reachable=True,
+            peer_reachable=dict(self._peer_reach),
+            pools=pools,
+            images=images,
+            dirs=dirs,
+            daemons=daemons,
+            schedules=schedules,
+            errors=errors,
+        )
+
+    async def _rbd(
+        self, prev: SiteStatus | None, now: float, errors: list[str]
+    ) -> tuple[list[PoolSummary], list[ImageStatus], list[PoolRead]]:
+        previous: dict[tuple[str, str], ImageStatus] = (
+            {(str(i.pool), str(i.image)): i for i in prev.images} if prev else {}
+        )
+        try:
+            names = list(self.cfg.status.pools) or await mirrored_pools(self.cluster)
+        except CephDRError as err:
+            errors.append(f"listing pools: {err.message}")
+            return [], [], []
+        summaries, images, reads = [], [], []
+        for pool in names:
+            try:
+                read = await read_pool(self.cluster, pool)
+            except CephDRError as err:
+                errors.append(f"pool {pool}: {err.message}")
+                continue
+            reads.append(read)
+            peer_names = {p["mirror_uuid"]: p["site_name"] for p in read.peers if p.get("mirror_uuid")}
+            default_peer = read.peers[0]["site_name"] if len(read.peers) == 1 else None
+            pool_images = []
+            for raw in read.statuses:
+                info = read.info.get(raw.get("id", ""), {})
+                st = image_status(
+                    raw,
+                    pool=pool,
+                    mode=info.get("mode"),
+                    primary=info.get("primary"),
+                    now=now,
+                    peer_names=peer_names,
+                    default_peer_site=default_peer,
+                    previous=previous.get((pool, str(raw.get("name", "")))),
+                )
+                pool_images.append(st)
+            images += pool_images
+            summaries.append(pool_summary(pool, read.mode, read.summary, pool_images))
+        return summaries, sorted(images, key=lambda i: (i.pool, i.image)), reads
+
+    async def _daemons(self, errors: list[str]) -> list[DaemonStatus]:
+        out: list[DaemonStatus] = []
+        try:
+            dump = await self.cluster.mgr_json({"prefix": "service dump"}, what="service dump")
+            svc_status = await self.cluster.mgr_json({"prefix": "service status"}, what="service status")
+            out += rbd_mirror_daemons(dump or {}, svc_status or {}, now=time.time())
+        except CephDRError as err:
+            errors.append(f"rbd-mirror daemons: {err.message}")
+        if self.cfg.status.filesystems:
+            try:
+                out += cephfs_mirror_daemons(await fs_mirror.daemon_status(self.cluster))
+            except CephDRError as err:
+                errors.append(f"cephfs-mirror daemons: {err.message}")
+        return out
+
+    async def _dirs(self, now: float, errors: list[str]) -> list[DirStatus]:
+        asok_path = self.cfg.ceph.cephfs_mirror_asok
+        out: list[DirStatus] = []
+        for fs in self.cfg.status.filesystems:
+            try:
+                entry = await fs_mirror.get_fs(self.cluster, fs)
+                if not entry.mirroring or not entry.peers:
+                    continue
+                paths = await fs_mirror.dir_paths(self.cluster, entry)
+                for uuid, peer in sorted(entry.peers.items()):
+                    raw: Any = {}
+                    if asok_path:
+                        sock = AdminSocket(asok_path, self.cluster.executor)
+                        try:
+                            raw = await sock.json(f"fs mirror peer status {fs}@{entry.fscid} {uuid}")
+                        except CephDRError as err:
+                            errors.append(f"cephfs-mirror admin socket: {err.message}")
+                    remote = peer.get("remote", {}) if isinstance(peer, dict) else {}
+                    out += dir_statuses(
+                        fs,
+                        raw or {},
+                        peer_uuid=uuid,
+                        peer_site=remote.get("cluster_name"),
+                        paths=paths,
+                        now=now,
+                    )
+            except CephDRError as err:
+                errors.append(f"fs {fs}: {err.message}")
+        return sorted(out, key=lambda d: (d.fs, d.path))
+
+    async def _schedules(
+        self, pools: list[str], dirs: list[DirStatus], errors: list[str]
+    ) -> list[ScheduleStatus]:
+        out: list[ScheduleStatus] = []
+        for pool in pools:
+            spec = f"{pool}/"
+            try:
+                raw = await self.cluster.mgr_json(
+                    {"prefix": "rbd mirror snapshot schedule list", "level_spec": spec}, what="schedule list"
+                )
+                out += rbd_schedules(raw, level_spec=spec)
+            except CephDRError as err:
+                errors.append(f"rbd schedules of {pool}: {err.message}")
+        for fs, path in sorted({(d.fs, d.path) for d in dirs}):
+            try:
+                raw = await self.cluster.mgr_json(
+                    {"prefix": "fs snap-schedule status", "path": path, "fs": fs}, what="snap-schedule status"
+                )
+                out += fs_schedules(raw)
+            except CephDRError as err:
+                if err.code != "not_found":
+                    errors.append(f"fs schedules of {fs}:{path}: {err.message}")
+        return out
+
+    async def _probe_peers(self, reads: list[PoolRead]) -> dict[str, bool | None]:
+        """Per peer site: one probe with the first pool's stored credentials for that site."""
+        result: dict[str, bool | None] = {}
+        for read in reads:
+            for peer in read.peers:
+                site = str(peer.get("site_name") or peer.get("uuid"))
+                if site in result:
+                    continue
+                try:
+                    mon_host, key = await peer_attributes(self.cluster, read.pool, str(peer["uuid"]))
+                except CephDRError:
+                    result[site] = None  # no stored credentials (e.g. a tx-only peer): cannot tell
+                    continue
+                if not mon_host or not key:
+                    result[site] = None
+                    continue
+                result[site] = await probe_peer(
+                    self.cluster.executor,
+                    client_name=str(peer.get("client_name") or "client.rbd-mirror-peer"),
+                    mon_host=mon_host,
+                    key=key,
+                    deadline=5.0,
+                )
+        return result
