@@ -239,8 +239,9 @@ class ScheduleStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
 class SiteStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Everything one scan of a site found: the value kept in KV `cephdr_state` and returned by a
     status request. `errors` names the parts of the scan that failed, each `"<scope>: <message>"`
-    with scope `cluster`, `pool:<name>`, `fs:<name>`, `rbd-mirror`, `cephfs-mirror` or `schedules`
-    (entries of a failed scope are the previous scan's, kept as they were)."""
+    with scope `cluster`, `rbd` (all pools), `pool:<name>`, `cephfs` (all file systems), `fs:<name>`,
+    `rbd-mirror`, `cephfs-mirror` or `schedules` (`agent.status.diff.scope_error`); entries of a
+    failed scope are the previous scan's, kept as they were (`agent.status.diff.carry_forward`)."""
 
     site: Site
     taken_at: UnixTime

@@ -47,6 +47,8 @@ SCOPE_CLUSTER = "cluster"
 SCOPE_RBD_MIRROR = "rbd-mirror"
 SCOPE_CEPHFS_MIRROR = "cephfs-mirror"
 SCOPE_SCHEDULES = "schedules"
+SCOPE_RBD = "rbd"  # every pool (e.g. listing the mirrored pools failed)
+SCOPE_CEPHFS = "cephfs"  # every file system
 
 
 def pool_scope(pool: str) -> str:
@@ -64,6 +66,13 @@ def scope_error(scope: str, message: str) -> str:
 
 def failed_scopes(status: SiteStatus) -> set[str]:
     return {e.partition(": ")[0] for e in status.errors}
+
+
+def _is_failed(scope: str, failed: set[str]) -> bool:
+    if scope in failed:
+        return True
+    kind = scope.partition(":")[0]
+    return (kind == "pool" and SCOPE_RBD in failed) or (kind == "fs" and SCOPE_CEPHFS in failed)
 
 
 def _image_key(s: ImageStatus) -> tuple[str, str]:
@@ -165,7 +174,7 @@ def _walk(
         if old is None and new is not None:
             out.append((Change.ADDED, None, new, []))
         elif new is None and old is not None:
-            if not unreachable and scope(old) not in failed:
+            if not unreachable and not _is_failed(scope(old), failed):
                 out.append((Change.REMOVED, old, None, []))
         elif old is not None and new is not None:
             fields = _changed(sig, old, new)
@@ -312,7 +321,7 @@ def carry_forward(prev: SiteStatus | None, cur: SiteStatus) -> SiteStatus:
         old: Sequence[T], new: Sequence[T], key: Callable[[T], Key], scope: Callable[[T], str]
     ) -> list[T]:
         have = {key(x) for x in new}
-        kept = [x for x in old if (everything or scope(x) in failed) and key(x) not in have]
+        kept = [x for x in old if (everything or _is_failed(scope(x), failed)) and key(x) not in have]
         return sorted([*new, *kept], key=key)
 
     return msgspec.structs.replace(

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.status.diff import (
+    SCOPE_RBD,
     SCOPE_RBD_MIRROR,
     carry_forward,
     counts,
@@ -166,6 +167,15 @@ def test_failed_scope_reports_no_removal_and_carry_forward_keeps_entries() -> No
     kept = carry_forward(a, b)
     assert kept.images == a.images and kept.pools == a.pools and kept.errors == b.errors
     assert diff(a, kept) == []
+
+
+def test_whole_rbd_scope_failed() -> None:
+    a = site(["snapshot_nonprimary_idle"])
+    b = msgspec.structs.replace(
+        site([], pairs=[]), pools=[], errors=[scope_error(SCOPE_RBD, "listing pools")]
+    )
+    assert [e for e in diff(a, b) if isinstance(e, ImageEvent | PoolEvent)] == []
+    assert carry_forward(a, b).images == a.images
 
 
 def test_unreachable_cluster_reports_no_removal() -> None:
