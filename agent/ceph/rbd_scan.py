@@ -27,6 +27,7 @@ _IMAGE_MODES = {rbd.RBD_MIRROR_IMAGE_MODE_JOURNAL: "journal", rbd.RBD_MIRROR_IMA
 class PoolRead:
     pool: str
     mode: str
+    pool_id: int = -1
     statuses: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # image id -> {mode, primary, ...}
     summary: list[tuple[int, int]] = field(default_factory=list)
@@ -37,7 +38,7 @@ def _read(r: rados.Rados, pool: str) -> PoolRead:
     api = rbd.RBD()
     with open_pool(r, pool) as ioctx:
         mode = _MODES.get(api.mirror_mode_get(ioctx), "unknown")
-        out = PoolRead(pool=pool, mode=mode)
+        out = PoolRead(pool=pool, mode=mode, pool_id=ioctx.get_pool_id())
         if mode == "disabled":
             return out
         out.statuses = list(api.mirror_image_status_list(ioctx))

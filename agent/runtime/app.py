@@ -27,7 +27,7 @@ from agent.runtime import sdnotify
 from agent.runtime.fence import Fencer
 from agent.runtime.scanner import Scanner
 from agent.service.registry import router
-from agent.status.diff import counts, diff
+from agent.status.diff import carry_forward, counts, diff
 from bus import subjects
 from bus.codec import encode
 from bus.connect import connect
@@ -92,6 +92,7 @@ class Agent:
         self.fencer = Fencer(site, self.cluster, self._emit_fence)
         self.scanner = Scanner(site, self.cluster, cfg)
         self.kv = kv
+        self.last = await self._stored_status()
 
         tasks = [
             asyncio.create_task(self.fencer.watch(kv), name="fence-watch"),
@@ -166,7 +167,7 @@ class Agent:
             return await self._scan_locked()
 
     async def _scan_locked(self) -> SiteStatus:
-        status = await self.scanner.scan(self.last)
+        status = carry_forward(self.last, await self.scanner.scan(self.last))
         events = diff(self.last, status)
         prefix = self.cfg.nats.prefix
         for ev in events:
@@ -182,6 +183,21 @@ class Agent:
                 log.info("first scan done: %s", self._status_line(status))
         sdnotify.status(self._status_line(status))
         return status
+
+    async def _stored_status(self) -> SiteStatus | None:
+        """What this site's agent last stored: the first scan diffs against it, so a restart does
+        not re-announce every image, and changes made while the agent was down are still events."""
+        try:
+            entry = await self.kv.get(subjects.site_status_key(self.site))
+        except Exception:  # no key yet (first start) or unreadable: start from nothing
+            return None
+        if entry.value is None:
+            return None
+        try:
+            return decode_status(entry.value)
+        except msgspec.DecodeError:
+            log.warning("stored status of %s is unreadable (older format?); starting fresh", self.site)
+            return None
 
     async def _put_kv(self, key: str, value: bytes) -> None:
         try:

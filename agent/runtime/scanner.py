@@ -2,14 +2,16 @@
 
 Each part (pools, daemons, directories, schedules, peer probe) fails on its own: its error goes in
 `SiteStatus.errors` and the rest of the scan stands. When the cluster does not answer at all, the
-previous images and directories are kept (marked by `cluster_reachable = False`) rather than
-dropped, so a dead cluster never reads as "every image was removed".
+previous images and directories are kept rather than dropped (errors carry a scope, and the caller's
+`carry_forward` keeps the previous entries of every failed scope), so a dead cluster or one failed
+pool read never reads as "every image was removed".
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agent.ceph import fs_mirror
@@ -19,16 +21,37 @@ from agent.ceph.probe import probe_peer
 from agent.ceph.rbd_peer import peer_attributes
 from agent.ceph.rbd_scan import PoolRead, mirrored_pools, read_pool
 from agent.config import AgentConfig
-from agent.status.daemons import cephfs_mirror_daemons, rbd_mirror_daemons
+from agent.status.daemons import cephfs_mirror_daemons, pool_daemon_health, rbd_mirror_daemons
+from agent.status.diff import (
+    SCOPE_CEPHFS_MIRROR,
+    SCOPE_CLUSTER,
+    SCOPE_RBD,
+    SCOPE_RBD_MIRROR,
+    SCOPE_SCHEDULES,
+    fs_scope,
+    pool_scope,
+    scope_error,
+)
 from agent.status.fs import dir_statuses
 from agent.status.pools import pool_summary
 from agent.status.rbd import image_status
 from agent.status.schedules import fs_schedules, rbd_schedules
 from schemas.errors import CephDRError
 from schemas.ids import SiteName
-from schemas.status import DaemonStatus, DirStatus, ImageStatus, PoolSummary, ScheduleStatus, SiteStatus
+from schemas.status import (
+    DaemonStatus,
+    DirStatus,
+    Health,
+    ImageStatus,
+    PoolSummary,
+    ScheduleStatus,
+    SiteStatus,
+)
 
 log = logging.getLogger(__name__)
+
+# mgr_service_beacon_grace: the mgr forgets a daemon silent for this long; so do we
+BEACON_GRACE_S = 60.0
 
 
 class Scanner:
@@ -43,23 +66,16 @@ class Scanner:
         now = time.time()
         if not await self.cluster.probe(deadline=min(5.0, self.cfg.ceph.timeouts.op)):
             why = f"cluster unreachable: {self.cluster.last_error or 'no answer from the monitors'}"
-            if prev is None:
-                return SiteStatus(site=self.site, taken_at=now, cluster_reachable=False, errors=[why])
             return SiteStatus(
                 site=self.site,
                 taken_at=now,
                 cluster_reachable=False,
-                peer_reachable=prev.peer_reachable,
-                pools=prev.pools,
-                images=prev.images,
-                dirs=prev.dirs,
-                daemons=prev.daemons,
-                schedules=prev.schedules,
-                errors=[why],
+                peer_reachable=dict(prev.peer_reachable) if prev else {},
+                errors=[scope_error(SCOPE_CLUSTER, why)],
             )
         errors: list[str] = []
-        pools, images, reads = await self._rbd(prev, now, errors)
-        daemons = await self._daemons(errors)
+        daemons, pool_health = await self._daemons(errors)
+        pools, images, reads = await self._rbd(prev, now, errors, pool_health)
         dirs = await self._dirs(now, errors)
         schedules = await self._schedules([r.pool for r in reads], dirs, errors)
         if time.monotonic() - self._probed_at >= self.cfg.agent.peer_probe_interval:
@@ -79,7 +95,7 @@ class Scanner:
         )
 
     async def _rbd(
-        self, prev: SiteStatus | None, now: float, errors: list[str]
+        self, prev: SiteStatus | None, now: float, errors: list[str], pool_health: Callable[[int], Health]
     ) -> tuple[list[PoolSummary], list[ImageStatus], list[PoolRead]]:
         previous: dict[tuple[str, str], ImageStatus] = (
             {(str(i.pool), str(i.image)): i for i in prev.images} if prev else {}
@@ -87,14 +103,14 @@ class Scanner:
         try:
             names = list(self.cfg.status.pools) or await mirrored_pools(self.cluster)
         except CephDRError as err:
-            errors.append(f"listing pools: {err.message}")
+            errors.append(scope_error(SCOPE_RBD, f"listing pools: {err.message}"))
             return [], [], []
         summaries, images, reads = [], [], []
         for pool in names:
             try:
                 read = await read_pool(self.cluster, pool)
             except CephDRError as err:
-                errors.append(f"pool {pool}: {err.message}")
+                errors.append(scope_error(pool_scope(pool), err.message))
                 continue
             reads.append(read)
             peer_names = {p["mirror_uuid"]: p["site_name"] for p in read.peers if p.get("mirror_uuid")}
@@ -114,23 +130,33 @@ class Scanner:
                 )
                 pool_images.append(st)
             images += pool_images
-            summaries.append(pool_summary(pool, read.mode, read.summary, pool_images))
+            summaries.append(
+                pool_summary(
+                    pool, read.mode, read.summary, pool_images, daemon_health=pool_health(read.pool_id)
+                )
+            )
         return summaries, sorted(images, key=lambda i: (i.pool, i.image)), reads
 
-    async def _daemons(self, errors: list[str]) -> list[DaemonStatus]:
+    async def _daemons(self, errors: list[str]) -> tuple[list[DaemonStatus], Callable[[int], Health]]:
         out: list[DaemonStatus] = []
+        dump: dict[str, Any] = {}
+        svc: dict[str, Any] = {}
         try:
-            dump = await self.cluster.mgr_json({"prefix": "service dump"}, what="service dump")
-            svc_status = await self.cluster.mgr_json({"prefix": "service status"}, what="service status")
-            out += rbd_mirror_daemons(dump or {}, svc_status or {}, now=time.time())
+            dump = await self.cluster.mgr_json({"prefix": "service dump"}, what="service dump") or {}
+            svc = await self.cluster.mgr_json({"prefix": "service status"}, what="service status") or {}
+            out += rbd_mirror_daemons(dump, svc, now=time.time(), beacon_grace_s=BEACON_GRACE_S)
         except CephDRError as err:
-            errors.append(f"rbd-mirror daemons: {err.message}")
+            errors.append(scope_error(SCOPE_RBD_MIRROR, err.message))
         if self.cfg.status.filesystems:
             try:
                 out += cephfs_mirror_daemons(await fs_mirror.daemon_status(self.cluster))
             except CephDRError as err:
-                errors.append(f"cephfs-mirror daemons: {err.message}")
-        return out
+                errors.append(scope_error(SCOPE_CEPHFS_MIRROR, err.message))
+
+        def health(pool_id: int) -> Health:
+            return pool_daemon_health(dump, svc, pool_id) if dump else Health.UNKNOWN
+
+        return out, health
 
     async def _dirs(self, now: float, errors: list[str]) -> list[DirStatus]:
         asok_path = self.cfg.ceph.cephfs_mirror_asok
@@ -148,7 +174,7 @@ class Scanner:
                         try:
                             raw = await sock.json(f"fs mirror peer status {fs}@{entry.fscid} {uuid}")
                         except CephDRError as err:
-                            errors.append(f"cephfs-mirror admin socket: {err.message}")
+                            errors.append(scope_error(SCOPE_CEPHFS_MIRROR, f"admin socket: {err.message}"))
                     remote = peer.get("remote", {}) if isinstance(peer, dict) else {}
                     out += dir_statuses(
                         fs,
@@ -159,7 +185,7 @@ class Scanner:
                         now=now,
                     )
             except CephDRError as err:
-                errors.append(f"fs {fs}: {err.message}")
+                errors.append(scope_error(fs_scope(fs), err.message))
         return sorted(out, key=lambda d: (d.fs, d.path))
 
     async def _schedules(
@@ -174,7 +200,7 @@ class Scanner:
                 )
                 out += rbd_schedules(raw, level_spec=spec)
             except CephDRError as err:
-                errors.append(f"rbd schedules of {pool}: {err.message}")
+                errors.append(scope_error(SCOPE_SCHEDULES, f"rbd schedules of {pool}: {err.message}"))
         for fs, path in sorted({(d.fs, d.path) for d in dirs}):
             try:
                 raw = await self.cluster.mgr_json(
@@ -183,7 +209,7 @@ class Scanner:
                 out += fs_schedules(raw)
             except CephDRError as err:
                 if err.code != "not_found":
-                    errors.append(f"fs schedules of {fs}:{path}: {err.message}")
+                    errors.append(scope_error(SCOPE_SCHEDULES, f"fs schedules of {fs}:{path}: {err.message}"))
         return out
 
     async def _probe_peers(self, reads: list[PoolRead]) -> dict[str, bool | None]:

@@ -31,6 +31,7 @@ from schemas.status import (
     ImageBrief,
     ImageEvent,
     ImageStatus,
+    MirrorMode,
     PoolBrief,
     PoolEvent,
     PoolSummary,
@@ -107,7 +108,9 @@ def _image_sig(s: ImageStatus) -> dict[str, Any]:
         "role": s.role,
         "mode": s.mode,
         "split_brain": s.split_brain,
-        "caught_up": s.caught_up,
+        # a snapshot-mode follower flips caught_up every schedule cycle (sync of the new snapshot):
+        # normal operation, not news; in journal mode it is the failover-safety signal
+        "caught_up": s.caught_up if s.mode == MirrorMode.JOURNAL else None,
         "healthy": s.healthy,
         "alerts": s.alerts,
         "peers": sorted(
