@@ -253,6 +253,10 @@ async def dir_remove(cluster: CephCluster, fs: str, path: str) -> bool:
         await mgr(cluster, {"prefix": "fs snapshot mirror remove", "fs_name": fs, "path": path})
     except NotFound:
         return False
+    except InvalidRequest as err:
+        if "under removal" in err.message:  # a previous remove is still being applied
+            return False
+        raise
     return True
 
 

@@ -60,7 +60,9 @@ async def add(cluster: CephCluster, fs: str, path: str, schedule: str, start: st
 
 
 async def remove(cluster: CephCluster, fs: str, path: str, schedule: str | None, start: str | None) -> bool:
-    await fs_mirror.get_fs(cluster, fs)
+    # Removing the last schedule by repeat leaves the path's row (holding its retention) behind;
+    # a later remove purges that row too, but no schedule changed: report it unchanged.
+    before = await status(cluster, fs, path)
     cmd: dict[str, Any] = {"prefix": "fs snap-schedule remove", "fs": fs, "path": path}
     if schedule:
         cmd["repeat"] = schedule
@@ -70,7 +72,7 @@ async def remove(cluster: CephCluster, fs: str, path: str, schedule: str | None,
         await _mgr(cluster, cmd)
     except NotFound:  # "SnapSchedule for X not found" / "No schedule found for ..."
         return False
-    return True
+    return any((schedule is None or s.schedule == schedule) for s in before)
 
 
 async def retention_add(cluster: CephCluster, fs: str, path: str, retention: dict[str, int]) -> bool:

@@ -1,0 +1,49 @@
+"""`daemon.status` against the real mirror daemons of both sites."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.model import LabInfo
+from schemas.daemon import DaemonHealth
+from schemas.status import Health
+from tests.helpers.wait import async_wait_for
+from tests.system.agent import fs_fixtures
+from tests.system.agent.conftest import Agent
+
+pytestmark = pytest.mark.system
+
+# the fixtures live in fs_fixtures.py (conftest.py is shared with the RBD tests)
+fs_agents = fs_fixtures.fs_agents
+
+
+@pytest.mark.parametrize("site", ["site-a", "site-b"])
+async def test_both_mirror_daemons_up(fs_agents: dict[str, Agent], site: str) -> None:
+    agent = fs_agents[site]
+
+    async def healthy() -> DaemonHealth | None:
+        h: DaemonHealth = await agent.req("daemon.status")
+        kinds = {d.kind for d in h.daemons if d.up}
+        return h if kinds == {"rbd-mirror", "cephfs-mirror"} else None
+
+    h = await async_wait_for(healthy, timeout=60, interval=1, what=f"mirror daemons of {site} up")
+    assert h.site == site
+    for d in h.daemons:
+        assert d.version == "16.2.15" and d.hostname
+        assert d.health in (Health.OK, Health.WARNING), d  # WARNING: a failed dir of another test
+    rbd = next(d for d in h.daemons if d.kind == "rbd-mirror")
+    assert "rbd" in rbd.serves
+
+
+async def test_dead_admin_socket_reports_that_daemon_down(fs_agents: dict[str, Agent], lab: LabInfo) -> None:
+    agent = fs_agents["site-a"]
+    saved = dict(agent.ctx.asok)  # type: ignore[attr-defined]
+    agent.ctx.asok = {**saved, "cephfs-mirror": "/nonexistent/cephfs-mirror.asok"}  # type: ignore[attr-defined]
+    try:
+        h: DaemonHealth = await agent.req("daemon.status")
+    finally:
+        agent.ctx.asok = saved  # type: ignore[attr-defined]
+    fsm = [d for d in h.daemons if d.kind == "cephfs-mirror"]
+    assert fsm and not fsm[0].up and fsm[0].health is Health.ERROR
+    assert any("admin socket" in r and "does not exist" in r for r in fsm[0].details)
+    assert any(d.kind == "rbd-mirror" and d.up for d in h.daemons)  # the rest still answered
