@@ -44,7 +44,14 @@ class Accepted(Reply, frozen=True, kw_only=True):
     events_subject: str
 
 
-class Confirmable(msgspec.Struct, frozen=True, kw_only=True):
-    """Mixin for dangerous commands: `confirm` must name the target (see each command's doc)."""
+Confirm = Annotated[
+    str,
+    Meta(max_length=256, description="the target, spelled out, to allow a dangerous action (see the doc)"),
+]
 
-    confirm: str | None = None
+
+class ConfirmableCommand(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A command that can discard data or cause split-brain: it is refused unless `confirm` names
+    its target exactly (each command's doc says what the target is)."""
+
+    confirm: Confirm | None = None

@@ -13,25 +13,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from schemas.common import Command, Reply, Request
-from schemas.ids import Dir, DirPath, Fs, PeerId, Site
+from schemas.common import Command, ConfirmableCommand, Reply, Request
+from schemas.ids import Dir, DirPath, Fs, PeerId, PublicKey, SealedBlob, Site
 
-PublicKey = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9+/]{43}=$",
-        description="an agent's X25519 public key, base64 (as its heartbeat publishes it)",
-    ),
-]
-SealedBlob = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9+/=_-]+$",
-        min_length=16,
-        max_length=8192,
-        description="a bootstrap token sealed (NaCl Box) for one recipient agent, base64",
-    ),
-]
 ClientName = Annotated[
     str,
     Meta(
@@ -40,11 +24,6 @@ ClientName = Annotated[
     ),
 ]
 UnixTime = Annotated[float, Meta(description="unix time in seconds (UTC)")]
-
-
-class ConfirmableCommand(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # msgspec refuses two field-carrying bases (Command + common.Confirmable), hence this base
-    confirm: Annotated[str, Meta(max_length=256, description="must name the target")] | None = None
 
 
 # --- mirroring on/off -----------------------------------------------------------------------------

@@ -47,3 +47,20 @@ PeerId = Annotated[PeerUUID, Meta(pattern=UUID_PATTERN, description="mirror peer
 
 def image_spec(pool: PoolName | str, image: ImageName | str) -> ImageSpec:
     return ImageSpec(f"{pool}/{image}")
+
+PublicKey = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9+/]{43}=$",
+        description="an agent's X25519 public key, base64 (as its heartbeat publishes it)",
+    ),
+]
+SealedBlob = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9+/=_-]+$",
+        min_length=16,
+        max_length=8192,
+        description="a bootstrap token sealed (NaCl Box) for one recipient agent, base64",
+    ),
+]
