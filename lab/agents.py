@@ -42,7 +42,7 @@ def config_for(info: model.LabInfo, site: model.SiteInfo) -> agent_config.AgentC
         ),
         status=agent_config.StatusConfig(
             interval=LAB_SCAN_INTERVAL,
-            pools=[site.rbd_pool],  # type: ignore[list-item]
+            pools=[],  # every mirrored pool: tests make their own
             filesystems=[site.fs_name],  # type: ignore[list-item]
         ),
         agent=agent_config.AgentSection(
