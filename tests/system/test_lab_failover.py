@@ -95,6 +95,8 @@ def test_forced_promote_demote_resync(site_a: SiteInfo, site_b: SiteInfo, cluste
     assert primary(site_a, spec) is True
     name = spec.split("/", 1)[1]
     model.apply(0, write_image(clusters["site-b"], POOL, name, 0, 4 * MIB))  # only site-b has this
+    # a resync copies the primary's latest mirror snapshot, not its live head
+    rbd(site_b, "mirror", "image", "snapshot", spec)
 
     # the loser steps down: split-brain until it is resynced from site-b
     rbd(site_a, "mirror", "image", "demote", spec)
