@@ -41,7 +41,7 @@ def wait_for(probe: Callable[[], T], timeout: float = 60, interval: float = 0.5,
 
 
 async def async_wait_for(probe: Callable[[], T | Awaitable[T]],
-                         timeout: float = 60,  # noqa: ASYNC109 (the same signature as wait_for)
+                         timeout: float = 60,
                          interval: float = 0.5, what: str = "condition",
                          ignore: tuple[type[BaseException], ...] = (Exception,)) -> T:
     """Like wait_for; probe may be sync or async."""
@@ -54,7 +54,7 @@ async def async_wait_for(probe: Callable[[], T | Awaitable[T]],
             if inspect.isawaitable(value):
                 value = await value
             if value:
-                return value  # type: ignore[return-value]
+                return value  # type: ignore[return-value,unused-ignore]
             last = value
         except ignore as e:
             last = e
