@@ -5,11 +5,11 @@ pool in mirror mode image, the `cephfs` filesystem, rbd-mirror and cephfs-mirror
 two-way and CephFS peered a -> b, and a nats-server with JetStream. Nothing is faked; the `rbd`/`ceph` CLIs
 serve as the independent oracle (tests/helpers/oracle.py).
 
-The session fixture `lab` reuses the lab at $CEPHDR_LAB_DIR when every daemon of it runs (a developer keeps
-one up with `cephdr lab up --dir X --peered` and iterates fast; peering is added if missing); otherwise it
-brings one up in a fresh temp dir and takes it down at the end of the session (set CEPHDR_LAB_KEEP=1 to keep
-it). The issue-2 proofs need mirroring, so this fixture peers the sites itself (`peered=True`); later,
-peering is the product's job.
+The session fixture `lab` reuses the lab at $CEPHDR_LAB_DIR when every daemon of it runs and both sites
+answer (a developer keeps one up with `cephdr lab up --dir X --peered` and iterates fast; peering is added
+if missing); otherwise it brings one up in a fresh temp dir and takes it down at the end of the session (set
+CEPHDR_LAB_KEEP=1 to keep it). The issue-2 proofs need mirroring, so this fixture peers the sites itself
+(`peered=True`); later, peering is the product's job.
 
 Each test makes its own image and directory names (helpers.oracle.unique_name).
 """
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 @pytest.fixture(scope="session")
 def lab() -> Iterator[LabInfo]:
     env_dir = os.environ.get("CEPHDR_LAB_DIR")
-    if env_dir and (Path(env_dir) / model.LAB_FILE).exists() and not runner.problems(Path(env_dir)):
+    if env_dir and (Path(env_dir) / model.LAB_FILE).exists() and not runner.problems(Path(env_dir)) \
+            and runner.status_ok(runner.status(Path(env_dir))):
         log.info("reusing the lab at %s", env_dir)
         yield runner.up(Path(env_dir), peered=True)  # a no-op unless peering is missing
         return
