@@ -144,6 +144,9 @@ async def test_seed_003_through_agent(lab: LabInfo, agents: dict[str, Agent], ri
             lambda img=img: _caught_up(b, pool, img), timeout=180, interval=2, what=f"b {img}"
         )
     assert oracle.image_sha256(sa, f"{pool}/{snap}") == oracle.image_sha256(sb, f"{pool}/{snap}")
+    # resync is for a non-primary copy: b's is one (rbd-mirror re-copies it in the background)
+    done = await b.req("rbd.image.resync", request_id=rid(), pool=pool, image=snap, confirm=f"{pool}/{snap}")
+    assert done.changed and "resync" in done.message
 
     # -- teardown through the agent: images, schedule, peers, pool mode
     with pytest.raises(Conflict, match="is primary here"):
