@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.common import Command, Reply, Request
+from schemas.common import Command, ConfirmableCommand, Reply, Request
 from schemas.errors import ErrorBody
-from schemas.ids import CEPH_NAME_PATTERN, Image, PeerId, Pool, Site
+from schemas.ids import CEPH_NAME_PATTERN, Image, PeerId, Pool, PublicKey, SealedBlob, Site
 
 # rbd_support's own grammar (schedule.py `Interval.from_string`): a count of minutes, or of
 # d(ays) / h(ours) / m(inutes). A zero interval is refused on top (see `ScheduleAt.__post_init__`).
@@ -39,26 +39,6 @@ StartTime = Annotated[
     ),
 ]
 Namespace = Annotated[str, Meta(pattern=CEPH_NAME_PATTERN, description="RBD namespace within the pool")]
-PublicKey = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9+/]{43}=$",
-        description="an agent's X25519 public key, base64 (as its heartbeat publishes it)",
-    ),
-]
-SealedBlob = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9+/=_-]+$",
-        min_length=16,
-        max_length=8192,
-        description="a bootstrap token sealed (NaCl Box) for one recipient agent, base64",
-    ),
-]
-Confirm = Annotated[
-    str,
-    Meta(max_length=256, description="the target, spelled out, to allow a dangerous action (see the doc)"),
-]
 Direction = Literal["rx-only", "rx-tx"]
 PeerDirection = Literal["rx-only", "tx-only", "rx-tx"]
 PoolMode = Literal["image", "pool"]
@@ -70,11 +50,6 @@ WaitSeconds = Annotated[
 BulkWaitSeconds = Annotated[
     float, Meta(ge=0, le=300, description="per image: how long to retry a transient EBUSY/EROFS")
 ]
-
-
-class ConfirmableCommand(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # msgspec refuses two field-carrying bases (Command + common.Confirmable), hence this base
-    confirm: Confirm | None = None
 
 
 # -- pool ---------------------------------------------------------------------------------------
