@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from helpers.agent_ctx import Agent
 
 import agent.service.daemons
 import agent.service.fs_mirror
 import agent.service.fs_schedule  # noqa: F401  (registers the endpoints)
 from agent.ceph.cephfs_io import FsMount
 from lab.model import LabInfo
-from tests.system.agent.conftest import Agent
 
 
 @pytest.fixture(scope="session")

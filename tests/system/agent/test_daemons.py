@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import fs_fixtures
 import pytest
+from helpers.agent_ctx import Agent
+from helpers.wait import async_wait_for
 
 from lab.model import LabInfo
 from schemas.daemon import DaemonHealth
 from schemas.status import Health
-from tests.helpers.wait import async_wait_for
-from tests.system.agent import fs_fixtures
-from tests.system.agent.conftest import Agent
 
 pytestmark = pytest.mark.system
 

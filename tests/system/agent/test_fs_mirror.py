@@ -10,19 +10,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import fs_fixtures
 import msgspec
 import pytest
+from fs_fixtures import FsIO, unique_dir
+from helpers.agent_ctx import Agent
+from helpers.oracle import ceph
+from helpers.wait import async_wait_for
 
 from bus.codec import decode_request
 from lab.model import LabInfo
 from schemas.common import Done
 from schemas.errors import ConfirmationRequired, Conflict, InvalidRequest, NotFound
 from schemas.fs import AddFsSchedule
-from tests.helpers.oracle import ceph
-from tests.helpers.wait import async_wait_for
-from tests.system.agent import fs_fixtures
-from tests.system.agent.conftest import Agent
-from tests.system.agent.fs_fixtures import FsIO, unique_dir
 
 pytestmark = pytest.mark.system
 
