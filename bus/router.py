@@ -37,6 +37,7 @@ class Endpoint(Generic[C]):
     handler: Callable[[C, Any], Awaitable[Any]]
     summary: str
     long: bool  # replies `Accepted` at once and reports progress as events
+    result: type[msgspec.Struct] | None = None  # a long command's final result (in its op record)
 
     @property
     def micro_name(self) -> str:
@@ -52,17 +53,25 @@ class Router(Generic[C]):
         self.endpoints: dict[str, Endpoint[C]] = {}
 
     def command(
-        self, name: str, *, request: type[P], reply: type[R], long: bool = False
+        self,
+        name: str,
+        *,
+        request: type[P],
+        reply: type[R],
+        long: bool = False,
+        result: type[msgspec.Struct] | None = None,
     ) -> Callable[[Callable[[C, P], Awaitable[R]]], Callable[[C, P], Awaitable[R]]]:
         if not _NAME.match(name):
             raise ValueError(f"bad endpoint name {name!r}")
+        if long and result is None:
+            raise ValueError(f"long endpoint {name!r} must declare its result type")
 
         def register(fn: Callable[[C, P], Awaitable[R]]) -> Callable[[C, P], Awaitable[R]]:
             if name in self.endpoints:
                 raise ValueError(f"endpoint {name!r} registered twice")
             summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
             self.endpoints[name] = Endpoint(
-                name=name, request=request, reply=reply, handler=fn, summary=summary, long=long
+                name=name, request=request, reply=reply, handler=fn, summary=summary, long=long, result=result
             )
             return fn
 

@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
                     "normally cephdr does it")
     up.add_argument("--objectstore", choices=("bluestore", "memstore"), default="bluestore",
                     help="OSD objectstore (memstore loses data on SIGKILL)")
+    up.add_argument("--no-agents", action="store_true",
+                    help="do not start a cephdr agent per site (for tests that run their own)")
     up.set_defaults(func=cmd_up)
 
     st = lab_sub.add_parser("status", help="health, daemons (pid, RSS) and NATS")
@@ -50,7 +52,8 @@ def register(subparsers: Any) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     try:
-        info = runner.up(Path(args.dir), objectstore=args.objectstore, peered=args.peered)
+        info = runner.up(Path(args.dir), objectstore=args.objectstore, peered=args.peered,
+                         with_agents=not args.no_agents)
     except LabError as e:
         print(f"cephdr lab up FAILED: {e.describe()}", file=sys.stderr)
         return 1
@@ -93,6 +96,12 @@ def print_status(st: dict[str, Any]) -> None:
         for d in s["daemons"]:
             state = "" if d["alive"] else "  DEAD"
             print(f"  {d['name']:<26} {d['pid'] or '-':>8} {_rss(d['rss']):>9}{state}")
+    if st.get("agents"):
+        print("\ncephdr agents")
+        for a in st["agents"]:
+            state = "" if a["alive"] else "  DEAD"
+            print(f"  {a['site']:<10} pid {a['pid'] or '-':>8}  rss {_rss(a['rss'])} MiB"
+                  f"  log {a['log']}{state}")
     print(f"\ntotal RSS {runner.total_rss(st) / MIB:.0f} MiB")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import mirror, model, ports, procs
+from lab import agents, mirror, model, ports, procs
 from lab.cmd import LabError
 from lab.conf import short_run_root, site_paths
 from lab.nats import NatsPaths
@@ -36,7 +36,9 @@ class UpContext:
     dir: Path
     objectstore: str
     peered: bool
+    with_agents: bool = True
     sites: list[Site] = field(default_factory=list)
+    agents: list[model.AgentInfo] = field(default_factory=list)
     nats_pid: int = 0
     nats_url: str = ""
 
@@ -91,10 +93,20 @@ def step_peering(ctx: UpContext) -> None:
     mirror.peer_cephfs(a, b)
 
 
-def up_steps(peered: bool) -> list[Step]:
+def step_agents(ctx: UpContext) -> None:
+    """One cephdr agent per site, configured from what the lab started (written to lab.json first:
+    an agent reads nothing else of the lab)."""
+    info = describe(ctx)
+    model.save(info)
+    ctx.agents = [agents.start(info, s) for s in info.sites]
+
+
+def up_steps(peered: bool, with_agents: bool = True) -> list[Step]:
     steps: list[Step] = [("nats", step_nats), ("sites", step_sites)]
     if peered:
         steps.append(("peering", step_peering))
+    if with_agents:
+        steps.append(("agents", step_agents))
     return steps
 
 
@@ -110,24 +122,29 @@ def problems(lab_dir: Path) -> list[str]:
         out.append("nats-server is not running")
     for site in existing_sites(lab_dir, info):
         out.extend(f"{site.name} {d} is not running" for d in expected_daemons(site) if not site.running(d))
+    out.extend(f"cephdr agent of {a.site} is not running"
+               for a in info.agents if agents.running_pid(lab_dir, a.site) is None)
     return out
 
 
-def up(lab_dir: Path, objectstore: str = "bluestore", peered: bool = False) -> model.LabInfo:
+def up(
+    lab_dir: Path, objectstore: str = "bluestore", peered: bool = False, with_agents: bool = True
+) -> model.LabInfo:
     lab_dir = lab_dir.resolve()
     existed = (lab_dir / model.LAB_FILE).exists()
     if existed:
         info = model.load(lab_dir)
-        if not problems(lab_dir) and (info.peered or not peered):
+        if not problems(lab_dir) and (info.peered or not peered) and (bool(info.agents) or not with_agents):
             log.info("lab at %s is already up", lab_dir)
             return info
         peered = peered or info.peered
+        with_agents = with_agents or bool(info.agents)
         objectstore = info.objectstore
     lab_dir.mkdir(parents=True, exist_ok=True)
-    ctx = UpContext(dir=lab_dir, objectstore=objectstore, peered=peered)
+    ctx = UpContext(dir=lab_dir, objectstore=objectstore, peered=peered, with_agents=with_agents)
     try:
         ctx.sites = make_sites(lab_dir, objectstore)
-        for name, step in up_steps(peered):
+        for name, step in up_steps(peered, with_agents):
             t0 = time.monotonic()
             step(ctx)
             log.info("step %s done in %.1fs", name, time.monotonic() - t0)
@@ -158,7 +175,7 @@ def describe(ctx: UpContext) -> model.LabInfo:
         ))
     return model.LabInfo(dir=str(ctx.dir), nats_url=ctx.nats_url, nats_pid=ctx.nats_pid,
                          objectstore=ctx.sites[0].objectstore if ctx.sites else ctx.objectstore,
-                         sites=sites, peered=ctx.peered)
+                         sites=sites, agents=list(ctx.agents), peered=ctx.peered)
 
 
 # ---------------------------------------------------------------------- down
@@ -177,6 +194,8 @@ def down(lab_dir: Path) -> None:
     if lab_dir.exists() and not any((lab_dir / m).exists() for m in LAB_MARKERS):
         raise LabError(f"{lab_dir} does not look like a lab directory; not touching it")
     marker = f"{lab_dir}/"
+    # agents first: they drain (finish running operations, flush events) on SIGTERM
+    agents.stop_all(lab_dir)
     for name, pid_file in _pid_files(lab_dir):
         pid = procs.read_pid(pid_file)
         if pid and procs.alive(pid):
@@ -216,14 +235,28 @@ def status(lab_dir: Path) -> dict[str, Any]:
         daemons = [_proc(n, s.pid(n)) for n in expected_daemons(s)]
         out_sites.append({"name": s.name, "conf": si.conf, "keyring": si.keyring, "fsid": si.fsid,
                           "mon_host": si.mon_host, "health": health, "daemons": daemons})
+    out_agents = [
+        {"site": a.site, "config": a.config, "log": a.log, **_proc(f"cephdr-agent {a.site}",
+                                                                    agents.running_pid(lab_dir, a.site))}
+        for a in info.agents
+    ]
     return {"dir": str(lab_dir), "nats_url": info.nats_url, "nats": _proc("nats-server", nats_pid),
-            "objectstore": info.objectstore, "peered": info.peered, "sites": out_sites}
+            "objectstore": info.objectstore, "peered": info.peered, "sites": out_sites,
+            "agents": out_agents}
 
 
 def status_ok(st: dict[str, Any]) -> bool:
-    procs_ok = st["nats"]["alive"] and all(d["alive"] for s in st["sites"] for d in s["daemons"])
+    procs_ok = (
+        st["nats"]["alive"]
+        and all(d["alive"] for s in st["sites"] for d in s["daemons"])
+        and all(a["alive"] for a in st.get("agents", []))
+    )
     return bool(procs_ok) and all(s["health"] in ("HEALTH_OK", "HEALTH_WARN") for s in st["sites"])
 
 
 def total_rss(st: dict[str, Any]) -> int:
-    return int(st["nats"]["rss"] or 0) + sum(int(d["rss"] or 0) for s in st["sites"] for d in s["daemons"])
+    return (
+        int(st["nats"]["rss"] or 0)
+        + sum(int(d["rss"] or 0) for s in st["sites"] for d in s["daemons"])
+        + sum(int(a["rss"] or 0) for a in st.get("agents", []))
+    )

@@ -40,8 +40,9 @@ def message_types() -> list[type[msgspec.Struct]]:
 
     types: dict[str, type[msgspec.Struct]] = {}
     for ep in router.endpoints.values():
-        for t in (ep.request, ep.reply):
-            types[_name(t)] = t
+        for t in (ep.request, ep.reply, ep.result):
+            if t is not None:
+                types[_name(t)] = t
     for t in (
         ErrorReply,
         Heartbeat,
@@ -75,6 +76,7 @@ def render() -> dict[str, str]:
             "request": f"{_name(ep.request)}.json",
             "reply": f"{_name(ep.reply)}.json",
             "long": ep.long,
+            **({"result": f"{_name(ep.result)}.json"} if ep.result else {}),
         }
         for ep in sorted(router.endpoints.values(), key=lambda e: e.name)
     }

@@ -82,7 +82,7 @@ async def _run_all(
     return BulkResult(pool=pool, action=action, total=total, succeeded=ok, failed=total - ok, results=results)
 
 
-@router.command("rbd.images.promote", request=BulkPromote, reply=Accepted, long=True)
+@router.command("rbd.images.promote", request=BulkPromote, reply=Accepted, long=True, result=BulkResult)
 async def images_promote(ctx: AgentContext, req: BulkPromote) -> Accepted:
     """Promote many images of a pool (all mirrored ones when none named); force needs confirm = pool."""
     if req.force:
@@ -98,7 +98,7 @@ async def images_promote(ctx: AgentContext, req: BulkPromote) -> Accepted:
     return await ctx.ops.start("rbd.images.promote", req.pool, work)
 
 
-@router.command("rbd.images.demote", request=BulkDemote, reply=Accepted, long=True)
+@router.command("rbd.images.demote", request=BulkDemote, reply=Accepted, long=True, result=BulkResult)
 async def images_demote(ctx: AgentContext, req: BulkDemote) -> Accepted:
     """Demote many images of a pool (all mirrored ones when none named)."""
     images = await _resolve(ctx, req.pool, req.images)
