@@ -17,7 +17,9 @@ from schemas.ids import CEPH_NAME_PATTERN, Image, PeerId, Pool, PublicKey, Seale
 
 # rbd_support's own grammar (schedule.py `Interval.from_string`): a count of minutes, or of
 # d(ays) / h(ours) / m(inutes). A zero interval is refused on top (see `ScheduleAt.__post_init__`).
-INTERVAL_PATTERN = r"^\d+[dhm]?$"
+# rbd_support's grammar is ^\d+[dhm]?$ (a bare number is minutes); zero is excluded here because
+# "0m" passes Ceph's parser and then its scheduler divides by the period
+INTERVAL_PATTERN = r"^0*[1-9]\d*[dhm]?$"
 Interval = Annotated[
     str,
     Meta(
@@ -317,21 +319,12 @@ class _LevelCommand(Command, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         return level_spec(self.pool, self.namespace, self.image)
 
 
-def _check_interval(interval: str) -> None:
-    # "0m" passes Ceph's parser, then its scheduler divides by the period: never send one
-    if int(interval.rstrip("dhm")) == 0:
-        raise ValueError("interval must be at least 1 minute")
-
-
 class AddSchedule(_LevelCommand, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Add a mirror snapshot schedule (mgr rbd_support). Only the most specific level that matches
     an image runs for it; only primary snapshot-mode images get snapshots. Idempotent."""
 
     interval: Interval
     start_time: StartTime | None = None
-
-    def __post_init__(self) -> None:
-        _check_interval(self.interval)
 
 
 class RemoveSchedule(_LevelCommand, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -341,8 +334,6 @@ class RemoveSchedule(_LevelCommand, frozen=True, kw_only=True, forbid_unknown_fi
     start_time: StartTime | None = None
 
     def __post_init__(self) -> None:
-        if self.interval is not None:
-            _check_interval(self.interval)
         if self.start_time is not None and self.interval is None:
             raise ValueError("start_time needs interval")
 

@@ -10,18 +10,11 @@ from agent.service.registry import router
 from schemas.daemon import DaemonHealth, GetDaemonStatus
 
 # Admin socket paths keyed "rbd-mirror" / "cephfs-mirror", until AgentContext carries them
-# (`ctx.asok`); tests and the agent's start-up set this.
-ASOK_PATHS: dict[str, str] = {}
-
-
-def asok_paths(ctx: AgentContext) -> dict[str, str]:
-    paths = getattr(ctx, "asok", None)
-    return dict(paths) if isinstance(paths, dict) else dict(ASOK_PATHS)
 
 
 @router.command("daemon.status", request=GetDaemonStatus, reply=DaemonHealth)
 async def daemon_status(ctx: AgentContext, req: GetDaemonStatus) -> DaemonHealth:
     """Health of the rbd-mirror and cephfs-mirror daemons (service map + admin sockets)."""
     now = time.time()
-    found, dirs = await daemons.daemon_statuses(ctx.cluster, asoks=asok_paths(ctx), now=now)
+    found, dirs = await daemons.daemon_statuses(ctx.cluster, asoks=dict(ctx.asok), now=now)
     return DaemonHealth(site=ctx.site, checked_at=now, daemons=found, dirs=dirs if req.dirs else [])

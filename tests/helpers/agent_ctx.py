@@ -23,6 +23,7 @@ from agent.ceph.executor import CephExecutor
 from agent.context import AgentContext, Progress
 from agent.identity import Identity
 from agent.service.registry import router
+from bus.codec import decode_request
 from schemas.common import Accepted
 from schemas.ids import OpId
 
@@ -59,7 +60,8 @@ class Agent:
 
     async def req(self, name: str, **body: Any) -> Any:
         ep = router.endpoints[name]
-        request = msgspec.json.decode(msgspec.json.encode(body), type=ep.request)
+        # the same decoding the bus boundary does: bad input is InvalidRequest with a `where`
+        request = decode_request(msgspec.json.encode(body), ep.request)
         reply = await ep.handler(self.ctx, request)
         assert isinstance(reply, ep.reply), (name, reply)
         return reply

@@ -1,33 +1,48 @@
-"""Agent handlers against the real lab: one `AgentContext` per site (helpers.agent_ctx), handlers
-called directly with requests decoded from JSON as the bus would."""
+"""Agent workflows against the lab's REAL agents, over NATS: every `req` is a request on
+`cephdr.agent.<site>.<endpoint>` served by the `cephdr agent` process the lab started, which
+talks to real Ceph. Long commands are followed through their op events. Nothing is faked.
+
+`agents[site].ctx.cluster` is a separate, test-side librados connection for oracle-style checks
+(reading data back); the product path never uses it. `helpers.agent_ctx.Agent` (handlers called
+in-process) remains for the cases a running agent cannot stage, such as a dead cluster.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from types import SimpleNamespace
 
+import nats
 import pytest
-from helpers.agent_ctx import Agent, InlineOps, make_cluster
-from nacl.public import PrivateKey
+from helpers.agent_ctx import make_cluster
+from helpers.bus_agent import BusAgent
 
-from agent.context import AgentContext
 from agent.identity import Identity
+from lab import agents as lab_agents
 from lab.model import LabInfo
-from schemas.ids import SiteName
 
 
 @pytest.fixture(scope="session")
-async def agents(lab: LabInfo) -> AsyncIterator[dict[str, Agent]]:
-    out: dict[str, Agent] = {}
+async def agents(lab: LabInfo) -> AsyncIterator[dict[str, BusAgent]]:
+    assert lab.agents, "the lab runs no agents (was it brought up with --no-agents?)"
+    nc = await nats.connect(lab.nats_url, connect_timeout=5)
+    out: dict[str, BusAgent] = {}
     for s in lab.sites:
-        ops = InlineOps(site=s.name)
-        ident = Identity(PrivateKey.generate())
-        cluster = make_cluster(s.conf, s.keyring)
-        out[s.name] = Agent(AgentContext(SiteName(s.name), cluster, ops, ident), ops, ident)
+        cfg = lab_agents.config_for(lab, s)
+        identity = Identity.load_or_create(Path(cfg.agent.identity_file))
+        out[s.name] = BusAgent(
+            site=s.name,
+            nc=nc,
+            identity=identity,
+            ctx=SimpleNamespace(site=s.name, cluster=make_cluster(s.conf, s.keyring)),
+        )
     yield out
     for a in out.values():
         a.ctx.cluster.close()
         a.ctx.cluster.executor.shutdown()
+    await nc.close()
 
 
 @pytest.fixture

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import fs_fixtures
 import pytest
-from helpers.agent_ctx import Agent
+from helpers.agent_ctx import Agent, InlineOps, make_cluster
 from helpers.wait import async_wait_for
+from nacl.public import PrivateKey
 
+from agent.context import AgentContext
+from agent.identity import Identity
 from lab.model import LabInfo
 from schemas.daemon import DaemonHealth
+from schemas.ids import SiteName
 from schemas.status import Health
 
 pytestmark = pytest.mark.system
@@ -35,14 +39,22 @@ async def test_both_mirror_daemons_up(fs_agents: dict[str, Agent], site: str) ->
     assert "rbd" in rbd.serves
 
 
-async def test_dead_admin_socket_reports_that_daemon_down(fs_agents: dict[str, Agent], lab: LabInfo) -> None:
-    agent = fs_agents["site-a"]
-    saved = dict(agent.ctx.asok)  # type: ignore[attr-defined]
-    agent.ctx.asok = {**saved, "cephfs-mirror": "/nonexistent/cephfs-mirror.asok"}  # type: ignore[attr-defined]
+async def test_dead_admin_socket_reports_that_daemon_down(lab: LabInfo) -> None:
+    # a running agent's socket paths cannot be broken from outside: call the handler in-process
+    s = lab.site("site-a")
+    ops = InlineOps(site=s.name)
+    ctx = AgentContext(
+        SiteName(s.name),
+        make_cluster(s.conf, s.keyring),
+        ops,
+        Identity(PrivateKey.generate()),
+        asok={"rbd-mirror": s.rbd_mirror_asok, "cephfs-mirror": "/nonexistent/cephfs-mirror.asok"},
+    )
     try:
-        h: DaemonHealth = await agent.req("daemon.status")
+        h: DaemonHealth = await Agent(ctx, ops, ctx.identity).req("daemon.status")  # type: ignore[arg-type]
     finally:
-        agent.ctx.asok = saved  # type: ignore[attr-defined]
+        ctx.cluster.close()
+        ctx.cluster.executor.shutdown()
     fsm = [d for d in h.daemons if d.kind == "cephfs-mirror"]
     assert fsm and not fsm[0].up and fsm[0].health is Health.ERROR
     assert any("admin socket" in r and "does not exist" in r for r in fsm[0].details)
