@@ -79,7 +79,7 @@ async def connect(
             log.warning("nats error: %s", text or type(e).__name__)
 
     async def on_disconnect() -> None:
-        log.warning("nats disconnected")
+        log.info("nats disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats reconnected")

@@ -1,0 +1,81 @@
+"""`cephdr req SUBJECT [JSON]`: one request to any cephdr endpoint, for operators without the Go
+`nats` CLI. Prints the reply as JSON; on failure prints the structured error and exits non-zero:
+2 invalid request, 3 refused (not found, conflict, confirmation required, permission), 4 unavailable
+or timed out, 1 anything else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+import msgspec
+
+from bus.client import request
+from bus.connect import PermissionLog, connect
+from schemas.errors import (
+    CephDRError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("req", help="send one request to a cephdr endpoint and print the reply")
+    p.add_argument("subject", help="e.g. cephdr.agent.site-a.status")
+    p.add_argument("body", nargs="?", default="{}", help="JSON request body (default {}; '-' reads stdin)")
+    p.add_argument(
+        "--nats",
+        default=os.environ.get("CEPHDR_NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS server URL (default $CEPHDR_NATS_URL or nats://127.0.0.1:4222)",
+    )
+    p.add_argument("--creds", default=os.environ.get("CEPHDR_NATS_CREDS", ""), help="NATS credentials file")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
+    p.set_defaults(func=run)
+
+
+def exit_code(err: CephDRError) -> int:
+    if isinstance(err, InvalidRequest):
+        return 2
+    if isinstance(err, NotFound | Conflict | PermissionDenied):
+        return 3
+    if isinstance(err, Unavailable):
+        return 4
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    body = sys.stdin.read() if args.body == "-" else args.body
+    return asyncio.run(_run(args, body.encode()))
+
+
+async def _run(args: argparse.Namespace, body: bytes) -> int:
+    perms = PermissionLog()
+    try:
+        nc = await connect(
+            args.nats,
+            name=f"cephdr-cli-{os.getuid()}",
+            credentials=args.creds,
+            permissions=perms,
+            forever=False,
+        )
+    except Exception as exc:
+        print(
+            json.dumps({"error": {"code": "unavailable", "message": f"cannot connect to {args.nats}: {exc}"}})
+        )
+        return 4
+    try:
+        reply = await request(nc, args.subject, body, timeout=args.timeout, permissions=perms)
+    except CephDRError as err:
+        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
+        return exit_code(err)
+    finally:
+        await nc.close()
+    print(json.dumps(reply, indent=2))
+    return 0
