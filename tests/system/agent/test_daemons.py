@@ -28,9 +28,12 @@ async def test_both_mirror_daemons_up(fs_agents: dict[str, Agent], site: str) ->
     async def healthy() -> DaemonHealth | None:
         h: DaemonHealth = await agent.req("daemon.status")
         kinds = {d.kind for d in h.daemons if d.up}
-        return h if kinds == {"rbd-mirror", "cephfs-mirror"} else None
+        # rbd-mirror reports the pools it replays through the service map only after its first
+        # status update (mgr_stats_period): right after a lab comes up, `serves` is still empty
+        serving = any("rbd" in d.serves for d in h.daemons if d.kind == "rbd-mirror")
+        return h if kinds == {"rbd-mirror", "cephfs-mirror"} and serving else None
 
-    h = await async_wait_for(healthy, timeout=60, interval=1, what=f"mirror daemons of {site} up")
+    h = await async_wait_for(healthy, timeout=120, interval=1, what=f"{site} mirror daemons up, serving rbd")
     assert h.site == site
     for d in h.daemons:
         assert d.version == "16.2.15" and d.hostname
