@@ -104,18 +104,24 @@ class FsMount:
             for n in names:
                 full = f"{snapdir}/{n}".encode()
                 info = fs.snap_info(full)
-                st = fs.stat(full)
                 out.append(
                     Snapshot(
                         name=n,
                         id=int(info["id"]) if info.get("id") is not None else None,
-                        created=st.st_ctime.timestamp() if st.st_ctime else None,
+                        created=_snap_btime(fs, full),
                         metadata={str(k): str(v) for k, v in (info.get("metadata") or {}).items()},
                     )
                 )
             return sorted(out, key=lambda s: (s.id is None, s.id or 0, s.name))
 
         return await self.call(run, what=f"cephfs snapshots {self.fs}:{path}")
+
+    async def snapshot_time(self, path: str, name: str) -> float | None:
+        """When snapshot `name` of directory `path` was taken (`ceph.snap.btime`)."""
+        full = f"{path.rstrip('/')}/.snap/{name}".encode()
+        return await self.call(
+            lambda fs: _snap_btime(fs, full), what=f"cephfs snapshot time {self.fs}:{path}"
+        )
 
     async def make_snapshot(self, path: str, name: str) -> None:
         await self.call(
@@ -125,6 +131,16 @@ class FsMount:
 
     def close(self) -> None:
         self._drop()
+
+
+def _snap_btime(fs: Any, snap_path: bytes) -> float | None:
+    """The snapshot's creation time. `ceph.snap.btime` is exact (seen on 16.2.15); the stat ctime of
+    the snapshot directory is only the directory's last change before it, so it is the fallback."""
+    try:
+        return float(fs.getxattr(snap_path, b"ceph.snap.btime").decode())
+    except (cephfs.Error, ValueError):
+        st = fs.stat(snap_path)
+        return st.st_ctime.timestamp() if st.st_ctime else None
 
 
 def _shutdown_detached(h: Any) -> None:

@@ -133,6 +133,7 @@ class Agent:
             await self.outbox.stop()
             with contextlib.suppress(Exception):
                 await nc.drain()
+            self.scanner.close()
             self.executor.shutdown()
             self.cluster.close()
 

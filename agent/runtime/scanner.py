@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.ceph import fs_mirror
 from agent.ceph.asok import AdminSocket
+from agent.ceph.cephfs_io import FsMount
 from agent.ceph.cluster import CephCluster
 from agent.ceph.probe import probe_peer
 from agent.ceph.rbd_peer import peer_attributes
@@ -61,6 +62,9 @@ class Scanner:
         self.cfg = cfg
         self._peer_reach: dict[str, bool | None] = {}
         self._probed_at = 0.0
+        self._mounts: dict[str, FsMount] = {}
+        # (fs, path, snapshot) -> creation time; a snapshot's time never changes
+        self._snap_times: dict[tuple[str, str, str], float] = {}
 
     async def scan(self, prev: SiteStatus | None) -> SiteStatus:
         now = time.time()
@@ -181,12 +185,43 @@ class Scanner:
                         raw or {},
                         peer_uuid=uuid,
                         peer_site=remote.get("cluster_name"),
+                        snap_times=await self._synced_snap_times(fs, raw or {}, errors),
                         paths=paths,
                         now=now,
                     )
             except CephDRError as err:
                 errors.append(scope_error(fs_scope(fs), err.message))
         return sorted(out, key=lambda d: (d.fs, d.path))
+
+    async def _synced_snap_times(
+        self, fs: str, peer_status: Any, errors: list[str]
+    ) -> dict[str, dict[str, float]]:
+        """Creation times of each directory's last synced snapshot (for its RPO lag), cached."""
+        out: dict[str, dict[str, float]] = {}
+        if not isinstance(peer_status, dict):
+            return out
+        for path, entry in peer_status.items():
+            snap = entry.get("last_synced_snap") if isinstance(entry, dict) else None
+            name = snap.get("name") if isinstance(snap, dict) else None
+            if not isinstance(name, str):
+                continue
+            key = (fs, str(path), name)
+            if key not in self._snap_times:
+                mount = self._mounts.setdefault(fs, FsMount(self.cluster, fs))
+                try:
+                    t = await mount.snapshot_time(str(path), name)
+                except CephDRError as err:
+                    errors.append(scope_error(fs_scope(fs), f"snapshot time of {path}@{name}: {err.message}"))
+                    continue
+                if t is None:
+                    continue
+                self._snap_times[key] = t
+            out.setdefault(str(path), {})[name] = self._snap_times[key]
+        return out
+
+    def close(self) -> None:
+        for m in self._mounts.values():
+            m.close()
 
     async def _schedules(
         self, pools: list[str], dirs: list[DirStatus], errors: list[str]

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import nats
 import pytest
+from helpers.data import cephfs_mount, cephfs_write
 from helpers.oracle import rbd, unique_name
 from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
@@ -32,7 +33,7 @@ from bus import subjects
 from bus.client import request
 from lab import agents as lab_agents
 from lab.model import LabInfo
-from schemas.errors import DeadlineExceeded, Unavailable
+from schemas.errors import DeadlineExceeded, NotFound, Unavailable
 from schemas.fencing import FenceEvent, FenceMember, FenceRecord
 from schemas.status import Heartbeat, ImageEvent
 
@@ -69,6 +70,7 @@ async def test_quiet_site_publishes_only_heartbeats(lab: LabInfo, nc: NATS) -> N
     timestamps, ...) would never show a quiet window and fail here."""
     window = 4 * SCAN
     seen: list[tuple[float, str]] = []
+
     async def note(msg: Any) -> None:
         seen.append((asyncio.get_running_loop().time(), msg.subject))
 
@@ -139,6 +141,7 @@ async def test_self_fencing_demotes_on_a_foreign_epoch(lab: LabInfo, nc: NATS) -
     rbd(a, "create", "--size", "8M", "--image-feature", "layering,exclusive-lock", f"rbd/{img}")
     await call(nc, "site-a", "rbd.image.enable", request_id=rid(), pool="rbd", image=img, mode="snapshot")
     fences: asyncio.Queue[FenceEvent] = asyncio.Queue()
+
     async def on_fence(msg: Any) -> None:
         fences.put_nowait(msgspec.json.decode(msg.data, type=FenceEvent))
 
@@ -242,3 +245,64 @@ async def _pings(nc: NATS, site: str) -> bool:
                 break
     await sub.unsubscribe()
     return found
+
+
+async def test_mirrored_directory_reports_its_rpo_lag(lab: LabInfo, nc: NATS) -> None:
+    """A snapshot synced a -> b shows up in site-a's status with the snapshot's own creation time
+    as `last_synced_snapshot_at` and an RPO lag measured from it."""
+    a = lab.site("site-a")
+    path = f"/{unique_name('rpo')}"
+    snap = "s1"
+    with cephfs_mount(a.conf) as fs:
+        fs.mkdir(path.encode(), 0o755)
+        cephfs_write(fs, f"{path}/f", b"rpo test data")
+    await call(nc, "site-a", "fs.dir.add", request_id=rid(), fs="cephfs", path=path)
+    try:
+        before = time.time()
+        with cephfs_mount(a.conf) as fs:
+            fs.mkdir(f"{path}/.snap/{snap}".encode(), 0o755)
+        after = time.time()
+
+        async def synced() -> dict[str, Any] | None:
+            st = await call(nc, "site-a", "status", fresh=True)
+            for d in st.get("dirs", []):
+                if d["path"] == path and (d.get("last_synced_snap") or {}).get("name") == snap:
+                    return d if d.get("rpo_lag_s") is not None else None
+            return None
+
+        d = await async_wait_for(synced, timeout=120, interval=1, what=f"{path}@{snap} synced with a lag")
+        # the snapshot's own creation time (ceph.snap.btime), not the sync's
+        assert before - 1 <= d["last_synced_snapshot_at"] <= after + 1
+        assert d["rpo_lag_s"] >= 0
+    finally:
+        await call(nc, "site-a", "fs.dir.remove", request_id=rid(), fs="cephfs", path=path)
+        with cephfs_mount(a.conf) as fs:
+            fs.rmdir(f"{path}/.snap/{snap}".encode())
+            fs.unlink(f"{path}/f".encode())
+            fs.rmdir(path.encode())
+
+
+async def test_long_command_can_be_followed_with_op_queries(lab: LabInfo, nc: NATS) -> None:
+    a = lab.site("site-a")
+    img = unique_name("bulk")
+    rbd(a, "create", "--size", "8M", "--image-feature", "layering,exclusive-lock", f"rbd/{img}")
+    await call(nc, "site-a", "rbd.image.enable", request_id=rid(), pool="rbd", image=img, mode="snapshot")
+    try:
+        acc = await call(nc, "site-a", "rbd.images.demote", request_id=rid(), pool="rbd", images=[img])
+        assert acc["status"] == "accepted"
+
+        async def finished() -> dict[str, Any] | None:
+            rec = await call(nc, "site-a", "op.get", op_id=acc["op_id"])
+            return rec if rec["state"] != "running" else None
+
+        rec = await async_wait_for(finished, timeout=120, interval=0.5, what="bulk demote finished")
+        assert rec["state"] == "succeeded", rec
+        assert rec["result"]["succeeded"] == 1 and rec["done"] == rec["total"] == 1
+        listed = await call(nc, "site-a", "op.list", limit=10)
+        assert any(o["op_id"] == acc["op_id"] for o in listed["ops"])
+        with pytest.raises(NotFound):
+            await call(nc, "site-a", "op.get", op_id="op-does-not-exist")
+    finally:
+        await call(nc, "site-a", "rbd.image.promote", request_id=rid(), pool="rbd", image=img)
+        await call(nc, "site-a", "rbd.image.disable", request_id=rid(), pool="rbd", image=img)
+        rbd(a, "rm", f"rbd/{img}")
