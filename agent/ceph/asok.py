@@ -19,6 +19,7 @@ import struct
 import time
 from typing import Any
 
+from agent.ceph.cluster import parse_json
 from agent.ceph.errmap import map_errno
 from agent.ceph.executor import CephExecutor
 from schemas.errors import CephDRError, DeadlineExceeded, Internal, NotFound, Unavailable
@@ -87,13 +88,7 @@ def admin_command_raw(path: str, cmd: dict[str, Any], *, timeout: float) -> byte
 def admin_json(path: str, cmd: dict[str, Any], *, timeout: float) -> Any:
     """Blocking: a command answered in JSON (`format` is added)."""
     out = admin_command_raw(path, {**cmd, "format": "json"}, timeout=timeout)
-    text = out.decode("utf-8", "replace").strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise Internal(f"non-JSON answer to {cmd.get('prefix')!r}", where=f"asok {path}") from None
+    return parse_json(out, cmd.get("prefix"), f"asok {path}")
 
 
 class AdminSocket:

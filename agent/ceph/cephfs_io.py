@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import cephfs
 import msgspec
 
-from agent.ceph.cluster import CephCluster
+from agent.ceph.cluster import CephCluster, shutdown_detached
 from schemas.errors import CephDRError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class FsMount:
             try:
                 h.mount(filesystem_name=self.fs.encode())
             except BaseException:
-                _shutdown_detached(h)
+                shutdown_detached(h, "cephfs")
                 raise
             self._fs = h
             return h
@@ -74,7 +74,7 @@ class FsMount:
         with self._lock:
             h, self._fs = self._fs, None
         if h is not None:
-            _shutdown_detached(h)
+            shutdown_detached(h, "cephfs")
 
     async def call(self, fn: Callable[[Any], T], *, what: str, deadline: float | None = None) -> T:
         try:
@@ -141,13 +141,3 @@ def _snap_btime(fs: Any, snap_path: bytes) -> float | None:
     except (cephfs.Error, ValueError):
         st = fs.stat(snap_path)
         return st.st_ctime.timestamp() if st.st_ctime else None
-
-
-def _shutdown_detached(h: Any) -> None:
-    def run() -> None:
-        try:
-            h.shutdown()
-        except Exception as exc:  # discarded handle
-            log.debug("cephfs shutdown: %s", exc)
-
-    threading.Thread(target=run, name="cephfs-shutdown", daemon=True).start()

@@ -85,7 +85,7 @@ class CephCluster:
             try:
                 r.connect(timeout=math.ceil(self.timeouts.connect))
             except BaseException:
-                _shutdown_detached(r)
+                shutdown_detached(r, "rados")
                 raise
             self._handle = r
             return r
@@ -94,7 +94,7 @@ class CephCluster:
         with self._handle_lock:
             h, self._handle = self._handle, None
         if h is not None:
-            _shutdown_detached(h)
+            shutdown_detached(h, "rados")
 
     async def call(self, fn: Callable[[rados.Rados], T], *, what: str, deadline: float | None = None) -> T:
         """Run `fn(rados_handle)` in the pool with a deadline; map errors; track reachability."""
@@ -138,10 +138,10 @@ class CephCluster:
         return await self._command("mgr", cmd, what=what, inbuf=inbuf, deadline=deadline)
 
     async def mon_json(self, cmd: dict[str, Any], **kw: Any) -> Any:
-        return _parse_json(await self.mon_command({**cmd, "format": "json"}, **kw), cmd)
+        return parse_json(await self.mon_command({**cmd, "format": "json"}, **kw), cmd.get("prefix"), "mon")
 
     async def mgr_json(self, cmd: dict[str, Any], **kw: Any) -> Any:
-        return _parse_json(await self.mgr_command({**cmd, "format": "json"}, **kw), cmd)
+        return parse_json(await self.mgr_command({**cmd, "format": "json"}, **kw), cmd.get("prefix"), "mgr")
 
     async def _command(
         self, target: str, cmd: dict[str, Any], *, what: str | None, inbuf: bytes, deadline: float | None
@@ -171,22 +171,25 @@ class CephCluster:
         self._drop_handle()
 
 
-def _parse_json(out: bytes, cmd: dict[str, Any]) -> Any:
+def parse_json(out: bytes, prefix: object, where: str) -> Any:
+    """A Ceph command's JSON answer (mon, mgr or admin socket); empty output is None."""
     text = out.decode("utf-8", "replace").strip()
     if not text:
         return None
     try:
         return json.loads(text)
     except ValueError:
-        raise Internal(f"non-JSON answer to {cmd.get('prefix')!r}", where=str(cmd.get("prefix"))) from None
+        raise Internal(f"non-JSON answer to {prefix!r}", where=where) from None
 
 
-def _shutdown_detached(r: rados.Rados) -> None:
-    # shutdown() can block on a dead cluster; never let it hold a pool slot or the loop
+def shutdown_detached(handle: Any, what: str = "ceph") -> None:
+    """Close a librados/libcephfs handle in a thread of its own: shutdown() can block on a dead
+    cluster, and must never hold a pool slot or the event loop."""
+
     def run() -> None:
         try:
-            r.shutdown()
+            handle.shutdown()
         except Exception as exc:  # the handle is being discarded anyway
-            log.debug("rados shutdown: %s", exc)
+            log.debug("%s shutdown: %s", what, exc)
 
-    threading.Thread(target=run, name="rados-shutdown", daemon=True).start()
+    threading.Thread(target=run, name=f"{what}-shutdown", daemon=True).start()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 
 import rados
 
+from agent.ceph.cluster import shutdown_detached
 from agent.ceph.executor import CephExecutor
 from schemas.errors import CephDRError
 
@@ -37,8 +37,7 @@ def _connect_once(client_name: str, mon_host: str, key: str, timeout: float) -> 
     try:
         r.connect(timeout=math.ceil(timeout))
     finally:
-        # shutdown of a half-open handle can block; never hold the pool slot for it
-        threading.Thread(target=r.shutdown, name="probe-shutdown", daemon=True).start()
+        shutdown_detached(r, "probe")
 
 
 async def probe_peer(
