@@ -45,9 +45,6 @@ Op = Annotated[OpId, Meta(min_length=1, max_length=64, description="operation id
 PeerId = Annotated[PeerUUID, Meta(pattern=UUID_PATTERN, description="mirror peer uuid")]
 
 
-def image_spec(pool: PoolName | str, image: ImageName | str) -> ImageSpec:
-    return ImageSpec(f"{pool}/{image}")
-
 PublicKey = Annotated[
     str,
     Meta(

@@ -196,7 +196,7 @@ async def resync(cluster: CephCluster, pool: str, image: str) -> None:
     await cluster.call(run, what=f"mirror image resync {pool}/{image}", deadline=30.0)
 
 
-def _materialise(raw: dict[str, Any]) -> dict[str, Any]:
+def materialise_status(raw: dict[str, Any]) -> dict[str, Any]:
     """A status entry as the binding gives it (the shape `agent.status.normalize` parses), detached
     from the iterator: `state`/`description`/`up`/`last_update` are absent until the local
     rbd-mirror reported."""
@@ -212,23 +212,10 @@ async def image_status(cluster: CephCluster, pool: str, image: str) -> tuple[dic
     def run(r: rados.Rados) -> tuple[dict[str, Any], dict[str, Any]]:
         with open_pool(r, pool) as ioctx, open_image(ioctx, pool, image, read_only=True) as img:
             info = _info(img)
-            raw = _materialise(img.mirror_image_get_status()) if info["enabled"] else {}
+            raw = materialise_status(img.mirror_image_get_status()) if info["enabled"] else {}
             return info, raw
 
     return await cluster.call(run, what=f"mirror image status {pool}/{image}")
-
-
-async def list_mirror_image_statuses(cluster: CephCluster, pool: str) -> list[dict[str, Any]]:
-    """Every mirror-enabled image's raw status entry from ONE `mirror_image_status_list` iterator,
-    materialised in the thread (the iterator must not escape it). Entries carry no `primary`."""
-
-    def run(r: rados.Rados) -> list[dict[str, Any]]:
-        with open_pool(r, pool) as ioctx:
-            if rbd.RBD().mirror_mode_get(ioctx) == rbd.RBD_MIRROR_MODE_DISABLED:
-                return []
-            return [_materialise(s) for s in rbd.RBD().mirror_image_status_list(ioctx)]
-
-    return await cluster.call(run, what=f"mirror image status list {pool}")
 
 
 async def mirror_image_info_list(cluster: CephCluster, pool: str) -> dict[str, dict[str, Any]]:

@@ -118,12 +118,6 @@ async def mirror_peer_list(cluster: CephCluster, pool: str) -> list[dict[str, An
     return await cluster.call(run, what=f"mirror peer list {pool}")
 
 
-async def peer_names(cluster: CephCluster, pool: str) -> dict[str, str]:
-    """mirror_uuid -> site name, to name the peers of `remote_statuses` (which carry only the uuid)."""
-    peers = await mirror_peer_list(cluster, pool)
-    return {p["mirror_uuid"]: p["site_name"] for p in peers if p["mirror_uuid"]}
-
-
 async def remove_peer(cluster: CephCluster, pool: str, uuid: str) -> bool:
     """Remove a peer; False when there was no such peer (librbd itself ignores unknown uuids)."""
 

@@ -8,22 +8,12 @@ import rados
 import rbd
 
 from agent.ceph.cluster import CephCluster
-from agent.ceph.rbd_util import POOL_MODE_VALUES, POOL_MODES, open_pool, status_state
+from agent.ceph.rbd_util import POOL_MODE_VALUES, POOL_MODES, open_pool
 from schemas.errors import Conflict
 
 
 async def pool_exists(cluster: CephCluster, pool: str) -> bool:
     return await cluster.call(lambda r: bool(r.pool_exists(pool)), what=f"pool exists {pool}")
-
-
-async def pool_mirror_mode(cluster: CephCluster, pool: str) -> str:
-    """`disabled`, `image` or `pool`."""
-
-    def run(r: rados.Rados) -> str:
-        with open_pool(r, pool) as ioctx:
-            return POOL_MODES.get(rbd.RBD().mirror_mode_get(ioctx), "disabled")
-
-    return await cluster.call(run, what=f"mirror mode get {pool}")
 
 
 async def set_pool_mirror_mode(cluster: CephCluster, pool: str, mode: str) -> bool:
@@ -99,13 +89,3 @@ async def pool_info(cluster: CephCluster, pool: str) -> dict[str, Any]:
             }
 
     return await cluster.call(run, what=f"mirror pool info {pool}")
-
-
-async def mirror_image_status_summary(cluster: CephCluster, pool: str) -> dict[str, int]:
-    """state name -> image count for the pool (Ceph's own summary, both sites combined)."""
-
-    def run(r: rados.Rados) -> dict[str, int]:
-        with open_pool(r, pool) as ioctx:
-            return {status_state(s): int(n) for s, n in rbd.RBD().mirror_image_status_summary(ioctx)}
-
-    return await cluster.call(run, what=f"mirror image status summary {pool}")

@@ -13,14 +13,9 @@ import rados
 import rbd
 
 from agent.ceph.cluster import CephCluster
-from agent.ceph.rbd_util import open_pool
-
-_MODES = {
-    rbd.RBD_MIRROR_MODE_DISABLED: "disabled",
-    rbd.RBD_MIRROR_MODE_IMAGE: "image",
-    rbd.RBD_MIRROR_MODE_POOL: "pool",
-}
-_IMAGE_MODES = {rbd.RBD_MIRROR_IMAGE_MODE_JOURNAL: "journal", rbd.RBD_MIRROR_IMAGE_MODE_SNAPSHOT: "snapshot"}
+from agent.ceph.rbd_image import materialise_status
+from agent.ceph.rbd_peer import peer_dict
+from agent.ceph.rbd_util import IMAGE_MODES, POOL_MODES, open_pool
 
 
 @dataclass
@@ -37,20 +32,17 @@ class PoolRead:
 def _read(r: rados.Rados, pool: str) -> PoolRead:
     api = rbd.RBD()
     with open_pool(r, pool) as ioctx:
-        mode = _MODES.get(api.mirror_mode_get(ioctx), "unknown")
+        mode = POOL_MODES.get(api.mirror_mode_get(ioctx), "unknown")
         out = PoolRead(pool=pool, mode=mode, pool_id=ioctx.get_pool_id())
         if mode == "disabled":
             return out
-        out.statuses = list(api.mirror_image_status_list(ioctx))
+        out.statuses = [materialise_status(s) for s in api.mirror_image_status_list(ioctx)]
         for image_id, info in api.mirror_image_info_list(ioctx):
             info = dict(info)
-            info["mode"] = _IMAGE_MODES.get(info.get("mode", -1))
+            info["mode"] = IMAGE_MODES.get(info.get("mode", -1))
             out.info[image_id] = info
         out.summary = [(int(s), int(c)) for s, c in api.mirror_image_status_summary(ioctx)]
-        out.peers = [
-            {k: p.get(k) for k in ("uuid", "site_name", "mirror_uuid", "direction", "client_name")}
-            for p in api.mirror_peer_list(ioctx)
-        ]
+        out.peers = [peer_dict(p) for p in api.mirror_peer_list(ioctx)]
         return out
 
 

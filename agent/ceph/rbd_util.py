@@ -6,10 +6,8 @@ Everything here runs inside a `CephCluster.call` (a pool thread), never on the e
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import rados
 import rbd
@@ -36,25 +34,8 @@ PEER_DIRECTIONS: dict[int, str] = {
 }
 PEER_DIRECTION_VALUES = {v: k for k, v in PEER_DIRECTIONS.items()}
 
-# librbd's rbd_mirror_image_status_state_t, in order
-STATUS_STATES = ("unknown", "error", "syncing", "starting_replay", "replaying", "stopping_replay", "stopped")
-
 # rbd_mirror_image_state_t: DISABLING=0, ENABLED=1, DISABLED=2
 IMAGE_ENABLED = rbd.RBD_MIRROR_IMAGE_ENABLED
-
-
-def status_state(n: Any) -> str:
-    return STATUS_STATES[n] if isinstance(n, int) and 0 <= n < len(STATUS_STATES) else "unknown"
-
-
-def unix_time(value: Any) -> float | None:
-    """The bindings give `last_update` as a naive datetime in UTC (`utcfromtimestamp`)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        t = value.timestamp()
-        return t if t > 0 else None
-    return None
 
 
 @contextmanager
