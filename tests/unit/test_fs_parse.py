@@ -11,7 +11,7 @@ from agent.ceph.fs_mirror import check_token
 from agent.ceph.fs_schedule import parse_schedule, utc_ts
 from schemas.errors import InvalidRequest
 
-KEY = "AQBxxxxSECRETxxxxxxxxxxxxxxxxxxxxxxxxx=="
+KEY = "FAKE-cephx-key-for-tests-never-echoed"  # the test checks it is never echoed
 
 
 def _token(**over: object) -> str:
