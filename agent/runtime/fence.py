@@ -14,11 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import rbd
 from nats.js.kv import KeyValue
 
+from agent.ceph import rbd_image
 from agent.ceph.cluster import CephCluster
-from agent.ceph.rbd_util import open_image, open_pool
 from agent.fencing import fence_targets, pools_of
 from bus import subjects
 from bus.router import Endpoint
@@ -139,21 +138,8 @@ class Fencer:
         self.applied.set()
 
     async def _primary_images(self, pool: PoolName) -> set[ImageName]:
-        def run(r: Any) -> set[ImageName]:
-            with open_pool(r, pool) as ioctx:
-                names = {i["id"]: i["name"] for i in rbd.RBD().list2(ioctx)}
-                return {
-                    ImageName(names[image_id])
-                    for image_id, info in rbd.RBD().mirror_image_info_list(ioctx)
-                    if info.get("primary") and image_id in names
-                }
-
-        return await self.cluster.call(run, what=f"fence: primary images of {pool}")
+        infos = await rbd_image.mirror_image_info_list(self.cluster, pool)
+        return {ImageName(name) for name, info in infos.items() if info["primary"]}
 
     async def _demote(self, pool: PoolName, image: ImageName) -> None:
-        def run(r: Any) -> None:
-            with open_pool(r, pool) as ioctx, open_image(ioctx, pool, image) as img:
-                if img.mirror_image_get_info().get("primary"):
-                    img.mirror_image_demote()
-
-        await self.cluster.call(run, what=f"fence: demote {pool}/{image}", deadline=30.0)
+        await rbd_image.demote_once(self.cluster, pool, image, deadline=30.0)

@@ -82,3 +82,18 @@ def test_the_check_catches_a_violation(tmp_path: Path) -> None:
     f = tmp_path / "x.py"
     f.write_text("import json\nfrom nats.aio.client import Client\n")
     assert "nats.aio.client" in _imports(f)
+
+
+CEPH_BINDINGS = ("rados", "rbd", "cephfs")
+PRODUCT = ("agent", "bus", "controller", "cli", "schemas")
+
+
+def test_only_the_ceph_adapters_import_the_ceph_bindings() -> None:
+    """docs/architecture.md: agent/ceph is the one place that talks to librados/librbd/libcephfs."""
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] in CEPH_BINDINGS)
+        for top in PRODUCT
+        for p in (ROOT / top).rglob("*.py")
+        if not p.is_relative_to(ROOT / "agent" / "ceph")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
