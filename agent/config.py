@@ -33,6 +33,7 @@ import msgspec
 from msgspec import Meta
 
 from agent.ceph.cluster import Timeouts
+from bus import toml_writer
 from schemas.errors import InvalidRequest
 from schemas.ids import Fs, Pool, Site
 
@@ -93,29 +94,4 @@ def load(path: str | Path) -> AgentConfig:
 
 def dump(cfg: AgentConfig) -> str:
     """TOML text for a config (the lab writes agent configs with this)."""
-    return _toml(msgspec.to_builtins(cfg))
-
-
-def _toml(data: dict[str, object], prefix: str = "") -> str:
-    # tomllib reads only; a tiny writer for our flat-ish config avoids another dependency
-    scalars, tables = [], []
-    for k, v in data.items():
-        if isinstance(v, dict):
-            tables.append((k, v))
-        else:
-            scalars.append(f"{k} = {_value(v)}")
-    out = "\n".join(scalars) + ("\n" if scalars else "")
-    for k, v in tables:
-        name = f"{prefix}{k}"
-        out += f"\n[{name}]\n" + _toml(v, name + ".")
-    return out
-
-
-def _value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return msgspec.json.encode(str(v)).decode()
+    return toml_writer.dumps(cfg)
