@@ -34,17 +34,11 @@ from msgspec import Meta
 
 from agent.ceph.cluster import Timeouts
 from bus import toml_writer
+from bus.config import NatsConfig
 from schemas.errors import InvalidRequest
 from schemas.ids import Fs, Pool, Site
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
-
-
-class NatsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
-    credentials: str = ""
-    prefix: str = "cephdr"
-    request_timeout: Seconds = 5.0
 
 
 class CephConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -126,3 +126,17 @@ def from_body(body: ErrorBody) -> CephDRError:
     """Rebuild the exception a remote side raised (clients use this to re-raise replies)."""
     cls = _BY_CODE.get(body.code, CephDRError)
     return cls(body.message, where=body.where, details=body.details)
+
+
+def require_confirmation(confirm: str | None, target: str, action: str) -> None:
+    """Refuse a data-discarding or split-brain-risking action unless `confirm` names its target.
+
+    The message says exactly what to send, so an operator at `nats req` can fix the request.
+    """
+    if confirm != target:
+        raise ConfirmationRequired(
+            f"{action} on {target} can discard data or cause split-brain; "
+            f'repeat the request with "confirm": "{target}"',
+            where="$.confirm",
+            details={"expected": target},
+        )

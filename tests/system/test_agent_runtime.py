@@ -27,10 +27,11 @@ from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
 
 from agent.ceph.cluster import Timeouts
-from agent.config import AgentConfig, AgentSection, CephConfig, NatsConfig, StatusConfig
+from agent.config import AgentConfig, AgentSection, CephConfig, StatusConfig
 from agent.runtime.app import Agent
 from bus import subjects
 from bus.client import request
+from bus.config import NatsConfig
 from lab import agents as lab_agents
 from lab.model import LabInfo
 from schemas.errors import DeadlineExceeded, NotFound, Unavailable
