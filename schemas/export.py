@@ -24,9 +24,13 @@ def _name(t: type) -> str:
 def message_types() -> list[type[msgspec.Struct]]:
     """Every wire type: endpoint requests/replies, events, KV records, the error reply."""
     import agent.service.all  # noqa: F401  (registers endpoints)
+    import controller.service.all  # noqa: F401
     from agent.service.registry import router
+    from controller.service.registry import router as ctl_router
+    from schemas.ctl import AlertEvent, CtlOpEvent, GroupEvent
     from schemas.errors import ErrorReply
     from schemas.fencing import FenceEvent, FenceRecord
+    from schemas.group import GroupSpec
     from schemas.ops import OpEvent
     from schemas.status import (
         DaemonEvent,
@@ -39,7 +43,7 @@ def message_types() -> list[type[msgspec.Struct]]:
     )
 
     types: dict[str, type[msgspec.Struct]] = {}
-    for ep in router.endpoints.values():
+    for ep in [*router.endpoints.values(), *ctl_router.endpoints.values()]:
         for t in (ep.request, ep.reply, ep.result):
             if t is not None:
                 types[_name(t)] = t
@@ -55,6 +59,10 @@ def message_types() -> list[type[msgspec.Struct]]:
         OpEvent,
         FenceEvent,
         FenceRecord,
+        GroupSpec,
+        CtlOpEvent,
+        GroupEvent,
+        AlertEvent,
     ):
         types[_name(t)] = t
     return [types[k] for k in sorted(types)]
@@ -63,6 +71,7 @@ def message_types() -> list[type[msgspec.Struct]]:
 def render() -> dict[str, str]:
     """File name -> content, exactly as committed."""
     from agent.service.registry import router
+    from controller.service.registry import router as ctl_router
 
     files: dict[str, str] = {}
     for t in message_types():
@@ -79,6 +88,16 @@ def render() -> dict[str, str]:
             **({"result": f"{_name(ep.result)}.json"} if ep.result else {}),
         }
         for ep in sorted(router.endpoints.values(), key=lambda e: e.name)
+    }
+    index |= {
+        f"cephdr.ctl.{ep.name}": {
+            "summary": ep.summary,
+            "request": f"{_name(ep.request)}.json",
+            "reply": f"{_name(ep.reply)}.json",
+            "long": ep.long,
+            **({"result": f"{_name(ep.result)}.json"} if ep.result else {}),
+        }
+        for ep in sorted(ctl_router.endpoints.values(), key=lambda e: e.name)
     }
     files["subjects.json"] = json.dumps(index, indent=2, sort_keys=True) + "\n"
     return files
