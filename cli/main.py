@@ -13,7 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 # modules with `register(subparsers)`; others (agent, controller, demo...) append theirs
-COMMAND_MODULES: list[str] = ["cli.lab_cmd", "cli.agent_cmd", "cli.req_cmd"]
+COMMAND_MODULES: list[str] = [
+    "cli.lab_cmd",
+    "cli.agent_cmd",
+    "cli.controller_cmd",
+    "cli.apply_cmd",
+    "cli.req_cmd",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 

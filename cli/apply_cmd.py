@@ -1,0 +1,116 @@
+"""`cephdr apply -f group.toml`: create or update a protection group from a TOML file.
+
+The file is validated locally first (the same schema the controller uses), so a typo is reported
+with its place in the file before anything is sent. `--wait` follows the reconcile to its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bus.client import request
+from bus.connect import PermissionLog, connect
+from cli.req_cmd import exit_code
+from schemas.ctl import GroupApplied, OpRecord
+from schemas.errors import CephDRError, DeadlineExceeded, InvalidRequest
+from schemas.group import GroupSpec
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("apply", help="create or update a protection group from a TOML file")
+    p.add_argument("-f", "--file", required=True, help="group TOML (see README: protection groups)")
+    p.add_argument("--nats", default=os.environ.get("CEPHDR_NATS_URL", "nats://127.0.0.1:4222"))
+    p.add_argument("--creds", default=os.environ.get("CEPHDR_NATS_CREDS", ""))
+    p.add_argument("--prefix", default="cephdr")
+    p.add_argument("--wait", action="store_true", help="wait until the reconcile finished")
+    p.add_argument("--timeout", type=float, default=600.0, help="with --wait: seconds to wait")
+    p.set_defaults(func=run)
+
+
+def load_spec(path: str) -> GroupSpec:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {p}: {exc.strerror}", where=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"{p} is not valid TOML: {exc}", where=str(p)) from None
+    try:
+        return msgspec.convert(raw, GroupSpec)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"{p}: {exc}", where=str(p)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        spec = load_spec(args.file)
+    except CephDRError as err:
+        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
+        return exit_code(err)
+    return asyncio.run(_run(args, spec))
+
+
+async def _run(args: argparse.Namespace, spec: GroupSpec) -> int:
+    perms = PermissionLog()
+    try:
+        nc = await connect(
+            args.nats,
+            name=f"cephdr-cli-{os.getuid()}",
+            credentials=args.creds,
+            permissions=perms,
+            forever=False,
+        )
+    except Exception as exc:
+        print(
+            json.dumps({"error": {"code": "unavailable", "message": f"cannot connect to {args.nats}: {exc}"}})
+        )
+        return 4
+    body = {
+        "request_id": f"apply-{uuid.uuid4().hex[:16]}",
+        "spec": msgspec.to_builtins(spec),
+        "actor": os.environ.get("USER", ""),
+    }
+    try:
+        applied = await request(
+            nc, f"{args.prefix}.ctl.group.apply", body, reply=GroupApplied, timeout=30, permissions=perms
+        )
+        print(applied.message, file=sys.stderr)
+        if args.wait and applied.op_id:
+            op = await _follow(nc, args, applied.op_id, perms)
+            print(json.dumps(msgspec.to_builtins(op), indent=2))
+            return 0 if op.state == "succeeded" else 1
+        print(json.dumps(msgspec.to_builtins(applied), indent=2))
+        return 0
+    except CephDRError as err:
+        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
+        return exit_code(err)
+    finally:
+        await nc.close()
+
+
+async def _follow(nc: Any, args: argparse.Namespace, op_id: str, perms: PermissionLog) -> OpRecord:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    last = ""
+    while True:
+        op = await request(
+            nc, f"{args.prefix}.ctl.op.get", {"op_id": op_id}, reply=OpRecord, timeout=10, permissions=perms
+        )
+        if op.message != last:
+            print(f"  {op.message}", file=sys.stderr)
+            last = op.message
+        if op.state != "running":
+            return op
+        if loop.time() > deadline:
+            raise DeadlineExceeded(f"operation {op_id} still running after {args.timeout:g}s", where=op_id)
+        await asyncio.sleep(1)

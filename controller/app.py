@@ -1,0 +1,210 @@
+"""The controller process: connect, learn sites, serve `cephdr.ctl.*`, resume operations,
+reconcile groups, evaluate alerts; drain on SIGTERM.
+
+Order matters: sites are loaded from KV before serving (a request right after a restart must not
+see an empty fleet), and unfinished operations resume before new ones are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Any
+
+import msgspec
+
+import controller.service.all  # noqa: F401  (registers every endpoint on the router)
+from agent.runtime import sdnotify
+from bus import subjects
+from bus.codec import encode
+from bus.connect import PermissionLog, connect
+from bus.jetstream import ensure_events_stream, state_kv
+from bus.outbox import Outbox
+from bus.service import ServiceHost
+from controller.actions import Env
+from controller.agents import Agents
+from controller.config import ControllerConfig
+from controller.context import ControllerContext
+from controller.runner import Runner
+from controller.service.registry import router
+from controller.service.status import group_statuses
+from controller.sites import Sites
+from controller.store import Store
+from controller.view import alert_key
+from schemas.ctl import Alert, AlertEvent
+from schemas.status import Heartbeat
+
+log = logging.getLogger(__name__)
+
+
+def controller_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cephdr")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class Controller:
+    def __init__(self, cfg: ControllerConfig) -> None:
+        self.cfg = cfg
+        self.prefix = cfg.nats.prefix
+        self.sites = Sites(timeout_s=cfg.controller.site_timeout)
+        self.alerts: dict[str, dict[str, Alert]] = {}
+
+    def ctl_prefix(self) -> str:
+        return f"{self.prefix}.ctl"
+
+    def emit(self, kind: str, event: Any) -> None:
+        self.outbox.put(f"{self.ctl_prefix()}.evt.{kind}", encode(event))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.cfg
+        perms = PermissionLog()
+        nc = await connect(
+            cfg.nats.servers, name="cephdr-controller", credentials=cfg.nats.credentials, permissions=perms
+        )
+        js = nc.jetstream(timeout=cfg.nats.request_timeout)
+        await ensure_events_stream(js, self.prefix)
+        store = Store(await state_kv(js))
+        self.outbox = Outbox(nc, js)
+        self.outbox.start()
+        await self._load_sites(store)
+        hb_sub = await nc.subscribe(f"{self.prefix}.evt.*.heartbeat", cb=self._on_heartbeat)
+
+        agents = Agents(nc, prefix=self.prefix, timeout=cfg.controller.agent_timeout, permissions=perms)
+        env = Env(agents=agents, store=store, sites=self.sites, poll_s=cfg.controller.poll_interval)
+        self.runner = Runner(env, self.emit)
+        self.ctx = ControllerContext(
+            env=env, runner=self.runner, events_subject=f"{self.ctl_prefix()}.evt.op"
+        )
+        resumed = await self.runner.resume_all()
+        host = ServiceHost(
+            nc,
+            name="cephdr-controller",
+            version=controller_version(),
+            description="cephdr controller: protection groups, peering, failover and failback",
+            prefix=self.ctl_prefix(),
+            router=router,
+            ctx=self.ctx,
+        )
+        await host.start()
+        log.info("serving %s.>; resumed %d operation(s)", self.ctl_prefix(), len(resumed))
+        sdnotify.ready(f"serving; {len(self.sites.names())} sites known, {len(resumed)} ops resumed")
+        tasks = [
+            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+            asyncio.create_task(self._alert_loop(), name="alerts"),
+            asyncio.create_task(self._watchdog_loop(nc), name="watchdog"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            sdnotify.stopping()
+            await host.stop()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            # running operations stay `running` in KV: the next controller resumes them
+            await self.runner.stop()
+            with contextlib.suppress(Exception):
+                await hb_sub.unsubscribe()
+            await self.outbox.flush(within=5)
+            await self.outbox.stop()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    async def _load_sites(self, store: Store) -> None:
+        for site in await store.heartbeat_sites():
+            hb = await store.heartbeat(site)
+            if hb is not None:
+                self.sites.observe(hb, wall_age_s=max(0.0, time.time() - hb.sent_at))
+
+    async def _on_heartbeat(self, msg: Any) -> None:
+        try:
+            hb = msgspec.json.decode(msg.data, type=Heartbeat)
+        except msgspec.DecodeError as exc:
+            log.warning("ignoring malformed heartbeat on %s: %s", msg.subject, exc)
+            return
+        if msg.subject != subjects.heartbeat_subject(hb.site, self.prefix):
+            log.warning("ignoring heartbeat for %s published on %s", hb.site, msg.subject)
+            return
+        if self.sites.observe(hb):
+            log.info("site %s: agent %s, key %s…", hb.site, hb.version, hb.public_key[:8])
+
+    async def _reconcile_loop(self) -> None:
+        """Reconcile every idle group now and then: drift is repaired and reported as an event."""
+        from controller.ops import machine, plans
+        from controller.service.groups import new_op_id
+
+        interval = self.cfg.controller.reconcile_interval
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                for g in await self.ctx.store.groups():
+                    if g.active_op is None:
+                        op = machine.new_op(
+                            new_op_id("reconcile"),
+                            "reconcile",
+                            g.spec.name,
+                            plans.reconcile(g),
+                            now=time.time(),
+                            actor="controller:periodic",
+                        )
+                        with contextlib.suppress(Exception):
+                            await self.runner.start(op)
+            except Exception:
+                log.exception("periodic reconcile failed")
+
+    async def _alert_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.controller.alert_interval)
+            try:
+                await self.evaluate_alerts()
+            except Exception as exc:
+                log.warning("alert evaluation failed: %s", exc)
+
+    async def evaluate_alerts(self) -> None:
+        now = time.time()
+        for gs in await group_statuses(self.ctx, None):
+            new = {alert_key(a): a for a in gs.alerts}
+            old = self.alerts.get(gs.group, {})
+            for k, a in new.items():
+                if k not in old:
+                    self.emit("alert", AlertEvent(at=now, group=gs.group, raised=True, alert=a))
+            for k, a in old.items():
+                if k not in new:
+                    self.emit("alert", AlertEvent(at=now, group=gs.group, raised=False, alert=a))
+            self.alerts[gs.group] = new
+
+    async def _watchdog_loop(self, nc: Any) -> None:
+        interval = sdnotify.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            if bool(getattr(nc, "is_connected", False)):
+                sdnotify.watchdog()
+            else:
+                log.warning("withholding watchdog ping: NATS disconnected")
+            await asyncio.sleep(interval)
+
+
+def serve(cfg: ControllerConfig) -> int:
+    """Run until SIGTERM/SIGINT; exit 0 after a graceful drain."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Controller(cfg).run(stop)
+
+    asyncio.run(main())
+    return 0

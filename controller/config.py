@@ -1,0 +1,63 @@
+"""The controller's configuration file (TOML), validated with msgspec.
+
+[nats]
+servers = ["nats://127.0.0.1:4222"]
+credentials = ""            # .creds or nkey seed file; empty = no auth (lab)
+prefix = "cephdr"
+request_timeout = 5.0
+
+[controller]
+site_timeout = 15.0         # a site whose agent is silent this long is not alive
+agent_timeout = 30.0        # deadline of one request to an agent
+poll_interval = 2.0         # how often waiting steps look again
+reconcile_interval = 120.0  # every group is reconciled this often (drift repair); 0 = never
+alert_interval = 10.0       # alerts are evaluated (and raised/cleared as events) this often
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from bus import toml_writer
+from bus.config import NatsConfig
+from schemas.errors import InvalidRequest
+
+Seconds = Annotated[float, Meta(gt=0, le=3600)]
+
+
+class ControllerSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    site_timeout: Seconds = 15.0
+    agent_timeout: Seconds = 30.0
+    poll_interval: Seconds = 2.0
+    reconcile_interval: Annotated[float, Meta(ge=0, le=86400)] = 120.0
+    alert_interval: Seconds = 10.0
+
+
+class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
+    controller: ControllerSection = msgspec.field(default_factory=ControllerSection)
+
+
+def load(path: str | Path) -> ControllerConfig:
+    """Read and validate; a bad file raises `InvalidRequest` naming the file and the key at fault."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read controller config {p}: {exc.strerror}", where=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"controller config {p} is not valid TOML: {exc}", where=str(p)) from None
+    try:
+        return msgspec.convert(raw, ControllerConfig)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"controller config {p}: {exc}", where=str(p)) from None
+
+
+def dump(cfg: ControllerConfig) -> str:
+    """TOML text for a config (the lab writes its controller's config with this)."""
+    return toml_writer.dumps(cfg)

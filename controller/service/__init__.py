@@ -1,0 +1,1 @@
+"""The controller's endpoints (`cephdr.ctl.<area>.<verb>`), one module per area, on one router."""

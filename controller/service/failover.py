@@ -1,0 +1,110 @@
+"""Failover and failback: `cephdr.ctl.failover`, `cephdr.ctl.failback`.
+
+Both answer `Accepted` at once with the operation id; progress is on `cephdr.ctl.evt.op` and in
+`cephdr.ctl.op.get`. A planned failover never escalates to a forced one: when its prechecks fail
+it fails, having changed nothing, and says why.
+"""
+
+from __future__ import annotations
+
+import time
+
+from controller.context import ControllerContext
+from controller.ops import machine, plans
+from controller.service.groups import get, new_op_id, start_op
+from controller.service.registry import router
+from schemas.common import Accepted
+from schemas.ctl import Failback, Failover, GroupRef, OpRecord
+from schemas.errors import Busy, Conflict, InvalidRequest, require_confirmation
+from schemas.ids import SiteName
+
+
+@router.command("failover", request=Failover, reply=Accepted, long=True, result=OpRecord)
+async def failover(ctx: ControllerContext, req: Failover) -> Accepted:
+    """Fail a group over (planned; `force` + confirm = group name when the primary is lost)."""
+    rec = await get(ctx, GroupRef(group=req.group))
+    target = SiteName(req.to) if req.to else rec.secondary
+    if target not in rec.spec.sites:
+        raise InvalidRequest(
+            f"{target} is not a site of group {req.group} ({', '.join(rec.spec.sites)})", where="$.to"
+        )
+    if req.force:
+        require_confirmation(
+            req.confirm, req.group, "a forced failover (the primary's unreplicated writes are lost)"
+        )
+    if rec.active_op:
+        raise Busy(
+            f"group {req.group} is busy with operation {rec.active_op}",
+            where="$.group",
+            details={"active_op": rec.active_op},
+        )
+    if target == rec.primary:
+        raise Conflict(f"{target} is already the primary of {req.group} (epoch {rec.epoch})", where="$.to")
+    if rec.owed is not None and rec.owed.site == target:
+        raise Conflict(
+            f"{target} was failed away from and has not been resynced: use failback, not failover",
+            where="$.to",
+        )
+    now = time.time()
+    if req.force:
+        op_id = new_op_id("unplanned")
+        op = machine.new_op(
+            op_id,
+            "unplanned_failover",
+            req.group,
+            plans.unplanned_failover(rec, target),
+            now=now,
+            source=rec.primary,
+            target=target,
+            epoch=rec.epoch + 1,
+            request_id=req.request_id,
+            actor=req.actor,
+        )
+    else:
+        op_id = new_op_id("planned")
+        op = machine.new_op(
+            op_id,
+            "planned_failover",
+            req.group,
+            plans.planned_failover(rec, target, op_id=op_id),
+            now=now,
+            source=rec.primary,
+            target=target,
+            epoch=rec.epoch + 1,
+            request_id=req.request_id,
+            actor=req.actor,
+        )
+    return await start_op(ctx, op)
+
+
+@router.command("failback", request=Failback, reply=Accepted, long=True, result=OpRecord)
+async def failback(ctx: ControllerContext, req: Failback) -> Accepted:
+    """Bring a group back to the site an unplanned failover left: fence check, resync, catch up,
+    then a planned failover back."""
+    rec = await get(ctx, GroupRef(group=req.group))
+    if rec.owed is None:
+        raise Conflict(
+            f"group {req.group} has no failback pending (primary {rec.primary}, epoch {rec.epoch}); "
+            "use a planned failover to move it",
+            where="$.group",
+        )
+    if rec.active_op:
+        raise Busy(
+            f"group {req.group} is busy with operation {rec.active_op}",
+            where="$.group",
+            details={"active_op": rec.active_op},
+        )
+    op_id = new_op_id("failback")
+    op = machine.new_op(
+        op_id,
+        "failback",
+        req.group,
+        plans.failback(rec, op_id=op_id),
+        now=time.time(),
+        source=rec.primary,
+        target=rec.owed.site,
+        epoch=rec.epoch + 1,
+        request_id=req.request_id,
+        actor=req.actor,
+    )
+    return await start_op(ctx, op)

@@ -1,0 +1,92 @@
+"""Sites as the controller knows them: from their agents' heartbeats (pure; the app feeds it).
+
+A site is alive while its agent's heartbeats keep arriving (within `timeout_s`) and say its
+cluster answers. Ages are measured on the controller's monotonic clock from when a heartbeat
+arrived, never from the agent's wall clock (the two machines' clocks may disagree); a heartbeat
+read back from KV at start-up counts as seen at start-up only if it is recent by its own clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from schemas.ctl import SiteInfo
+from schemas.errors import Unavailable
+from schemas.ids import SiteName
+from schemas.status import Heartbeat
+
+
+@dataclass
+class _Seen:
+    hb: Heartbeat
+    at: float  # monotonic
+
+
+class Sites:
+    def __init__(self, *, timeout_s: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self._seen: dict[str, _Seen] = {}
+
+    def observe(self, hb: Heartbeat, *, wall_age_s: float | None = None) -> bool:
+        """Record a heartbeat; True when it is news (first one, or the site's key or version
+        changed). `wall_age_s`: for a heartbeat read from KV, how old it is by the wall clock."""
+        at = self.clock() - (wall_age_s or 0.0)
+        old = self._seen.get(hb.site)
+        if old is not None and old.at > at:
+            return False
+        self._seen[hb.site] = _Seen(hb, at)
+        return old is None or (old.hb.public_key, old.hb.version) != (hb.public_key, hb.version)
+
+    def heartbeat(self, site: str) -> Heartbeat | None:
+        seen = self._seen.get(site)
+        return seen.hb if seen else None
+
+    def age(self, site: str) -> float | None:
+        seen = self._seen.get(site)
+        return None if seen is None else max(0.0, self.clock() - seen.at)
+
+    def heard(self, site: str) -> bool:
+        age = self.age(site)
+        return age is not None and age <= self.timeout_s
+
+    def alive(self, site: str) -> bool:
+        hb = self.heartbeat(site)
+        return self.heard(site) and hb is not None and hb.cluster_reachable
+
+    def why_not_alive(self, site: str) -> str:
+        age = self.age(site)
+        if age is None:
+            return "no heartbeat ever received from its agent"
+        if age > self.timeout_s:
+            return f"no heartbeat for {age:.0f}s (timeout {self.timeout_s:g}s)"
+        return "its agent reports the Ceph cluster unreachable"
+
+    def public_key(self, site: str) -> str:
+        hb = self.heartbeat(site)
+        if hb is None:
+            raise Unavailable(f"no heartbeat from {site}'s agent yet: its public key is unknown", where=site)
+        return hb.public_key
+
+    def names(self) -> list[str]:
+        return sorted(self._seen)
+
+    def info(self, site: str) -> SiteInfo:
+        hb, age = self.heartbeat(site), self.age(site)
+        if hb is None:
+            return SiteInfo(site=SiteName(site), alive=False)
+        return SiteInfo(
+            site=hb.site,
+            alive=self.alive(site),
+            last_seen=time.time() - (age or 0.0),
+            age_s=round(age, 1) if age is not None else None,
+            version=hb.version,
+            public_key=hb.public_key,
+            cluster_reachable=hb.cluster_reachable,
+            peer_reachable=dict(hb.peer_reachable),
+            counts=hb.counts,
+            epochs=dict(hb.epochs),
+            fenced_groups=list(hb.fenced_groups),
+        )

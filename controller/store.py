@@ -1,0 +1,149 @@
+"""The controller's state in KV `cephdr_state` (adapter): groups, operations, fencing records,
+and the agents' heartbeats and status as they last wrote them.
+
+    group.<name>   GroupRecord      written by the controller (compare-and-set on its revision)
+    op.<op_id>     OpRecord         written after every step of an operation
+    fence.<group>  FenceRecord      the epoch agents fence against
+    site.<site>.heartbeat / .status written by each agent
+
+Every call goes through the JetStream context's request timeout: a dead NATS is an error, not a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.kv import KeyValue
+
+from bus import subjects
+from bus.codec import encode
+from schemas.ctl import OpRecord
+from schemas.errors import Conflict, Unavailable
+from schemas.fencing import FenceRecord
+from schemas.group import GroupRecord
+from schemas.status import Heartbeat, SiteStatus
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GROUP_PREFIX = "group."
+OP_PREFIX = "op."
+
+
+def group_key(name: str) -> str:
+    return f"{GROUP_PREFIX}{name}"
+
+
+def op_key(op_id: str) -> str:
+    return f"{OP_PREFIX}{op_id}"
+
+
+class Store:
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def _get(self, key: str, typ: type[T]) -> tuple[T, int] | None:
+        try:
+            entry = await self.kv.get(key)
+        except KeyNotFoundError:
+            return None
+        except Exception as exc:
+            raise Unavailable(f"state store unavailable reading {key}: {exc}", where=key) from None
+        if entry.value is None or entry.revision is None:
+            return None
+        try:
+            return msgspec.json.decode(entry.value, type=typ), entry.revision
+        except msgspec.DecodeError as exc:
+            log.error("unreadable %s in KV: %s", key, exc)
+            return None
+
+    async def _keys(self, prefix: str) -> list[str]:
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return []
+        except Exception as exc:
+            raise Unavailable(f"state store unavailable listing keys: {exc}") from None
+        return sorted(k for k in keys if k.startswith(prefix))
+
+    async def _put(self, key: str, value: bytes, revision: int | None, *, create: bool = False) -> int:
+        try:
+            if create:
+                return await self.kv.create(key, value)
+            if revision is not None:
+                return await self.kv.update(key, value, last=revision)
+            return await self.kv.put(key, value)
+        except KeyWrongLastSequenceError:
+            raise Conflict(f"{key} was changed concurrently; read it again and retry", where=key) from None
+        except Exception as exc:
+            if "wrong last sequence" in str(exc).lower():
+                raise Conflict(f"{key} already exists or changed concurrently", where=key) from None
+            raise Unavailable(f"state store unavailable writing {key}: {exc}", where=key) from None
+
+    # -- groups
+    async def group(self, name: str) -> tuple[GroupRecord, int] | None:
+        return await self._get(group_key(name), GroupRecord)
+
+    async def put_group(self, rec: GroupRecord, revision: int | None) -> int:
+        """Create (`revision` None: must not exist) or update at exactly `revision`."""
+        return await self._put(group_key(rec.spec.name), encode(rec), revision, create=revision is None)
+
+    async def delete_group(self, name: str) -> None:
+        try:
+            await self.kv.delete(group_key(name))
+        except Exception as exc:
+            raise Unavailable(f"state store unavailable deleting group {name}: {exc}") from None
+
+    async def groups(self) -> list[GroupRecord]:
+        out = []
+        for key in await self._keys(GROUP_PREFIX):
+            got = await self._get(key, GroupRecord)
+            if got is not None:
+                out.append(got[0])
+        return out
+
+    # -- operations
+    async def op(self, op_id: str) -> OpRecord | None:
+        got = await self._get(op_key(op_id), OpRecord)
+        return got[0] if got else None
+
+    async def put_op(self, op: OpRecord) -> None:
+        await self._put(op_key(op.op_id), encode(op), None)
+
+    async def ops(self) -> list[OpRecord]:
+        out = []
+        for key in await self._keys(OP_PREFIX):
+            got = await self._get(key, OpRecord)
+            if got is not None:
+                out.append(got[0])
+        return sorted(out, key=lambda o: o.created_at, reverse=True)
+
+    # -- fencing
+    async def fence(self, group: str) -> FenceRecord | None:
+        got = await self._get(subjects.fence_key(group), FenceRecord)
+        return got[0] if got else None
+
+    async def put_fence(self, rec: FenceRecord) -> None:
+        await self._put(subjects.fence_key(rec.group), encode(rec), None)
+
+    async def delete_fence(self, group: str) -> None:
+        try:
+            await self.kv.delete(subjects.fence_key(group))
+        except Exception as exc:
+            raise Unavailable(f"state store unavailable deleting fence.{group}: {exc}") from None
+
+    # -- what agents wrote
+    async def heartbeat(self, site: str) -> Heartbeat | None:
+        got = await self._get(subjects.site_heartbeat_key(site), Heartbeat)
+        return got[0] if got else None
+
+    async def site_status(self, site: str) -> SiteStatus | None:
+        got = await self._get(subjects.site_status_key(site), SiteStatus)
+        return got[0] if got else None
+
+    async def heartbeat_sites(self) -> list[str]:
+        keys = await self._keys("site.")
+        return sorted({k.split(".")[1] for k in keys if k.endswith(".heartbeat")})
