@@ -36,10 +36,11 @@ def register(subparsers: Any) -> None:
     up.add_argument("--objectstore", choices=("bluestore", "memstore"), default="bluestore",
                     help="OSD objectstore (memstore loses data on SIGKILL)")
     up.add_argument("--no-agents", action="store_true",
-                    help="do not start a cephdr agent per site (for tests that run their own)")
+                    help="start neither a cephdr agent per site nor the controller "
+                    "(for tests that run their own)")
     up.set_defaults(func=cmd_up)
 
-    st = lab_sub.add_parser("status", help="health, daemons (pid, RSS) and NATS")
+    st = lab_sub.add_parser("status", help="health, daemons (pid, RSS), NATS, agents and controller")
     common(st)
     st.add_argument("--json", action="store_true", help="one JSON object")
     st.set_defaults(func=cmd_status)
@@ -102,6 +103,11 @@ def print_status(st: dict[str, Any]) -> None:
             state = "" if a["alive"] else "  DEAD"
             print(f"  {a['site']:<10} pid {a['pid'] or '-':>8}  rss {_rss(a['rss'])} MiB"
                   f"  log {a['log']}{state}")
+    c = st.get("controller")
+    if c:
+        state = "" if c["alive"] else "  DEAD"
+        print(f"\ncephdr controller  pid {c['pid'] or '-':>8}  rss {_rss(c['rss'])} MiB"
+              f"  log {c['log']}{state}")
     print(f"\ntotal RSS {runner.total_rss(st) / MIB:.0f} MiB")
 
 

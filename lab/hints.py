@@ -18,7 +18,10 @@ The lab is up. Try:
   # each site's mirroring status, from its cephdr agent (NATS request/reply; nats-py, no Go CLI needed)
   {venv}/cephdr req cephdr.agent.site-a.status '{{}}' --nats {info.nats_url}
 
-  # the same with the NATS CLI, if you have it:
+  # the sites as the controller knows them (from the agents' heartbeats)
+  {venv}/cephdr req cephdr.ctl.site.list '{{}}' --nats {info.nats_url}
+
+  # with the NATS CLI, if you have it:
   nats --server {info.nats_url} req cephdr.agent.site-b.rbd.pool.info '{{"pool": "rbd"}}'
   nats --server {info.nats_url} micro ls
 

@@ -41,6 +41,12 @@ class AgentInfo(msgspec.Struct, frozen=True, kw_only=True):
     log: str
 
 
+class ControllerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    pid: int
+    config: str  # LAB/controller/controller.toml
+    log: str
+
+
 class LabInfo(msgspec.Struct, frozen=True, kw_only=True):
     version: int = 1
     dir: str
@@ -49,6 +55,7 @@ class LabInfo(msgspec.Struct, frozen=True, kw_only=True):
     objectstore: str = "bluestore"
     sites: list[SiteInfo] = msgspec.field(default_factory=list)
     agents: list[AgentInfo] = msgspec.field(default_factory=list)
+    controller: ControllerInfo | None = None  # None: started with --no-agents
     peered: bool = False
 
     def site(self, name: str) -> SiteInfo:

@@ -1,7 +1,8 @@
 """`cephdr lab up | down | status`: orchestration of NATS and the two Ceph sites.
 
-`up` is a list of steps run in order (each idempotent), so more processes (agents, a controller) can be
-added as further steps later.
+`up` is a list of steps run in order (each idempotent): NATS, the sites, peering (optional), an agent
+per site, then the controller. `down` stops the controller first, then the agents (both drain on
+SIGTERM), then everything else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import agents, mirror, model, ports, procs
+from lab import controller as lab_controller
 from lab.cmd import LabError
 from lab.conf import short_run_root, site_paths
 from lab.nats import NatsPaths
@@ -39,6 +41,7 @@ class UpContext:
     with_agents: bool = True
     sites: list[Site] = field(default_factory=list)
     agents: list[model.AgentInfo] = field(default_factory=list)
+    controller: model.ControllerInfo | None = None
     nats_pid: int = 0
     nats_url: str = ""
 
@@ -101,12 +104,19 @@ def step_agents(ctx: UpContext) -> None:
     ctx.agents = [agents.start(info, s) for s in info.sites]
 
 
+def step_controller(ctx: UpContext) -> None:
+    """The controller, once the agents serve (it learns the sites from their heartbeats)."""
+    ctx.controller = lab_controller.start(describe(ctx))
+
+
 def up_steps(peered: bool, with_agents: bool = True) -> list[Step]:
+    """`with_agents` is the agents and the controller (`--no-agents`: neither)."""
     steps: list[Step] = [("nats", step_nats), ("sites", step_sites)]
     if peered:
         steps.append(("peering", step_peering))
     if with_agents:
         steps.append(("agents", step_agents))
+        steps.append(("controller", step_controller))
     return steps
 
 
@@ -124,6 +134,8 @@ def problems(lab_dir: Path) -> list[str]:
         out.extend(f"{site.name} {d} is not running" for d in expected_daemons(site) if not site.running(d))
     out.extend(f"cephdr agent of {a.site} is not running"
                for a in info.agents if agents.running_pid(lab_dir, a.site) is None)
+    if info.controller is not None and lab_controller.running_pid(lab_dir) is None:
+        out.append("cephdr controller is not running")
     return out
 
 
@@ -134,11 +146,12 @@ def up(
     existed = (lab_dir / model.LAB_FILE).exists()
     if existed:
         info = model.load(lab_dir)
-        if not problems(lab_dir) and (info.peered or not peered) and (bool(info.agents) or not with_agents):
+        has_cephdr = bool(info.agents) and info.controller is not None
+        if not problems(lab_dir) and (info.peered or not peered) and (has_cephdr or not with_agents):
             log.info("lab at %s is already up", lab_dir)
             return info
         peered = peered or info.peered
-        with_agents = with_agents or bool(info.agents)
+        with_agents = with_agents or bool(info.agents) or info.controller is not None
         objectstore = info.objectstore
     lab_dir.mkdir(parents=True, exist_ok=True)
     ctx = UpContext(dir=lab_dir, objectstore=objectstore, peered=peered, with_agents=with_agents)
@@ -175,7 +188,7 @@ def describe(ctx: UpContext) -> model.LabInfo:
         ))
     return model.LabInfo(dir=str(ctx.dir), nats_url=ctx.nats_url, nats_pid=ctx.nats_pid,
                          objectstore=ctx.sites[0].objectstore if ctx.sites else ctx.objectstore,
-                         sites=sites, agents=list(ctx.agents), peered=ctx.peered)
+                         sites=sites, agents=list(ctx.agents), controller=ctx.controller, peered=ctx.peered)
 
 
 # ---------------------------------------------------------------------- down
@@ -194,7 +207,9 @@ def down(lab_dir: Path) -> None:
     if lab_dir.exists() and not any((lab_dir / m).exists() for m in LAB_MARKERS):
         raise LabError(f"{lab_dir} does not look like a lab directory; not touching it")
     marker = f"{lab_dir}/"
-    # agents first: they drain (finish running operations, flush events) on SIGTERM
+    # the controller first, then the agents: they drain (finish running operations, flush events)
+    # on SIGTERM, and the controller's operations call the agents
+    lab_controller.stop(lab_dir)
     agents.stop_all(lab_dir)
     for name, pid_file in _pid_files(lab_dir):
         pid = procs.read_pid(pid_file)
@@ -240,9 +255,13 @@ def status(lab_dir: Path) -> dict[str, Any]:
                                                                     agents.running_pid(lab_dir, a.site))}
         for a in info.agents
     ]
+    out_controller = None
+    if info.controller is not None:
+        out_controller = {"config": info.controller.config, "log": info.controller.log,
+                          **_proc("cephdr-controller", lab_controller.running_pid(lab_dir))}
     return {"dir": str(lab_dir), "nats_url": info.nats_url, "nats": _proc("nats-server", nats_pid),
             "objectstore": info.objectstore, "peered": info.peered, "sites": out_sites,
-            "agents": out_agents}
+            "agents": out_agents, "controller": out_controller}
 
 
 def status_ok(st: dict[str, Any]) -> bool:
@@ -250,6 +269,7 @@ def status_ok(st: dict[str, Any]) -> bool:
         st["nats"]["alive"]
         and all(d["alive"] for s in st["sites"] for d in s["daemons"])
         and all(a["alive"] for a in st.get("agents", []))
+        and (st.get("controller") or {}).get("alive", True)
     )
     return bool(procs_ok) and all(s["health"] in ("HEALTH_OK", "HEALTH_WARN") for s in st["sites"])
 
@@ -259,4 +279,5 @@ def total_rss(st: dict[str, Any]) -> int:
         int(st["nats"]["rss"] or 0)
         + sum(int(d["rss"] or 0) for s in st["sites"] for d in s["daemons"])
         + sum(int(a["rss"] or 0) for a in st.get("agents", []))
+        + int((st.get("controller") or {}).get("rss") or 0)
     )
