@@ -7,6 +7,7 @@ These bring up extra Ceph clusters (about 650 MB RSS, 20-30 s each) next to the 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import tempfile
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import controller as lab_controller
 from lab import ports, procs, runner
 from lab.cmd import LabError
 from lab.conf import short_run_root
@@ -34,6 +36,10 @@ def assert_nothing_left(lab_dir: Path, pids: list[int]) -> None:
     assert not short_run_root(lab_dir).exists()
     assert [p for p in pids if procs.alive(p)] == []
     assert procs.find_lab_processes(f"{lab_dir}/") == []
+    # agents and the controller are python processes: found by their lab config on the command line
+    assert lab_controller.find_pids(lab_dir) == []
+    assert [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if procs.alive(p) and f"{lab_dir}/" in " ".join(procs.cmdline(p))] == []
 
 
 def test_up_from_nothing_up_again_and_down(tmp_path: Path) -> None:
@@ -44,8 +50,11 @@ def test_up_from_nothing_up_again_and_down(tmp_path: Path) -> None:
         info = runner.up(lab_dir)
         # reported, not asserted: timing belongs to `make bench` and the issue note
         log.info("lab up from nothing took %.1fs", time.monotonic() - t0)
-        pids = [info.nats_pid, *(d.pid for s in info.sites for d in s.daemons), *(a.pid for a in info.agents)]
-        assert len(pids) == 1 + 2 * 6 + 2
+        assert info.controller is not None
+        pids = [info.nats_pid, *(d.pid for s in info.sites for d in s.daemons), *(a.pid for a in info.agents),
+                info.controller.pid]
+        assert len(pids) == 1 + 2 * 6 + 2 + 1
+        assert lab_controller.running_pid(lab_dir) == info.controller.pid
         assert all(procs.alive(p) for p in pids)
         assert not info.peered
 
