@@ -26,6 +26,7 @@ def message_types() -> list[type[msgspec.Struct]]:
     import agent.service.all  # noqa: F401  (registers endpoints)
     import controller.service.all  # noqa: F401
     from agent.service.registry import router
+    from bus.router import Endpoint
     from controller.service.registry import router as ctl_router
     from schemas.ctl import AlertEvent, CtlOpEvent, GroupEvent
     from schemas.errors import ErrorReply
@@ -43,7 +44,8 @@ def message_types() -> list[type[msgspec.Struct]]:
     )
 
     types: dict[str, type[msgspec.Struct]] = {}
-    for ep in [*router.endpoints.values(), *ctl_router.endpoints.values()]:
+    endpoints: list[Endpoint[Any]] = [*router.endpoints.values(), *ctl_router.endpoints.values()]
+    for ep in endpoints:
         for t in (ep.request, ep.reply, ep.result):
             if t is not None:
                 types[_name(t)] = t

@@ -43,8 +43,9 @@ def fs_interval_of(interval: str) -> str:
 
 
 class RbdMember(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """RBD images of one pool. Without `images`, the whole pool is mirrored in Ceph's `pool` mode,
-    which mirrors every journaling image; snapshot mode needs the images named."""
+    """RBD images of one pool mirrored in one mode (a pool may have a `snapshot` member and a
+    `journal` member). Without `images`, the whole pool is mirrored in Ceph's `pool` mode, which
+    mirrors every journaling image; snapshot mode needs the images named."""
 
     pool: Pool
     images: Annotated[list[Image], Meta(max_length=1000)] = msgspec.field(default_factory=list)
@@ -126,8 +127,13 @@ class GroupSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         if not self.rbd and not self.fs:
             raise ValueError("a group needs at least one [[rbd]] or [[fs]] member")
         pools = [m.pool for m in self.rbd]
-        if len(set(pools)) != len(pools):
-            raise ValueError("each pool may appear in one [[rbd]] member only (list its images there)")
+        for m in self.rbd:
+            if m.whole_pool and pools.count(m.pool) > 1:
+                raise ValueError(f"pool {m.pool}: a whole-pool member must be the pool's only [[rbd]] entry")
+        images = [f"{m.pool}/{i}" for m in self.rbd for i in m.images]
+        dup = {i for i in images if images.count(i) > 1}
+        if dup:
+            raise ValueError(f"image(s) in two [[rbd]] members: {', '.join(sorted(dup))}")
         fss = [m.fs for m in self.fs]
         if len(set(fss)) != len(fss):
             raise ValueError("each file system may appear in one [[fs]] member only")

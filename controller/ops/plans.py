@@ -135,7 +135,7 @@ def planned_failover(rec: GroupRecord, target: SiteName, *, op_id: str) -> list[
         s.append(step(f"{dst} caught up", "wait.caught_up", dst, rbd=rbd, timeout_s=CAUGHT_UP_TIMEOUT))
         s += [
             step(
-                f"demote {m['pool']} on {src}",
+                f"demote {m['pool']} ({m['mode']}) on {src}",
                 "rbd.demote",
                 src,
                 pnr=True,
@@ -182,7 +182,7 @@ def planned_failover(rec: GroupRecord, target: SiteName, *, op_id: str) -> list[
     )
     s += [
         step(
-            f"promote {m['pool']} on {dst}",
+            f"promote {m['pool']} ({m['mode']}) on {dst}",
             "rbd.promote",
             dst,
             pool=m["pool"],
@@ -229,7 +229,7 @@ def unplanned_failover(rec: GroupRecord, target: SiteName) -> list[StepRecord]:
     ]
     s += [
         step(
-            f"force-promote {m['pool']} on {dst}",
+            f"force-promote {m['pool']} ({m['mode']}) on {dst}",
             "rbd.promote",
             dst,
             pool=m["pool"],
@@ -312,27 +312,26 @@ def reconcile(rec: GroupRecord) -> list[StepRecord]:
     t = {"tolerant": True}
     both = rec.owed is None
     s: list[StepRecord] = [step("agents alive", "check.sites", None, sites=[p, o] if both else [p])]
-    for m in spec.rbd:
-        mode = "pool" if m.whole_pool else "image"
+    pool_modes = {m.pool: "pool" if m.whole_pool else "image" for m in spec.rbd}
+    for pool, mode in pool_modes.items():
         for site in (p, o) if both else (p,):
             s.append(
-                step(
-                    f"rbd {m.pool}: mirroring on {site}", "rbd.pool.enable", site, pool=m.pool, mode=mode, **t
-                )
+                step(f"rbd {pool}: mirroring on {site}", "rbd.pool.enable", site, pool=pool, mode=mode, **t)
             )
         if both:
             s.append(
                 step(
-                    f"rbd {m.pool}: peer {p} <-> {o}",
+                    f"rbd {pool}: peer {p} <-> {o}",
                     "rbd.peer.connect",
                     None,
-                    pool=m.pool,
+                    pool=pool,
                     source=p,
                     target=o,
                     direction="rx-tx" if spec.two_way else "rx-only",
                     **t,
                 )
             )
+    for m in spec.rbd:
         for img in m.images:
             s.append(
                 step(
