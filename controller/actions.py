@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec.structs import replace
+
 from controller import checks
 from controller.agents import Agents
 from controller.sites import Sites
@@ -392,18 +394,11 @@ async def fence_epoch(env: Env, step: Step) -> Outcome:
         )
     elif a.get("clear_owed"):
         owed = None
-    new = GroupRecord(
-        **{**_fields(rec), "primary": primary, "epoch": epoch, "owed": owed, "updated_at": time.time()}
-    )
-    if new != rec:
-        await env.store.put_group(new, rev)
-    return Outcome(
-        f"epoch {epoch}: {primary} primary", changed=changed or new != rec, result={"epoch": epoch}
-    )
-
-
-def _fields(rec: GroupRecord) -> dict[str, Any]:
-    return {f: getattr(rec, f) for f in rec.__struct_fields__}
+    new = replace(rec, primary=primary, epoch=epoch, owed=owed)
+    moved = new != rec
+    if moved:
+        await env.store.put_group(replace(new, updated_at=time.time()), rev)
+    return Outcome(f"epoch {epoch}: {primary} primary", changed=changed or moved, result={"epoch": epoch})
 
 
 async def _fence_members(env: Env, rec: GroupRecord, primary: str) -> list[FenceMember]:

@@ -60,20 +60,22 @@ def _schedules_move(
 ) -> list[StepRecord]:
     out = []
     sch = spec.schedule
-    if spec.rbd:
+    # journal-mode images replicate continuously: mirror snapshot schedules are for snapshot mode
+    snap = [m for m in rbd_members(spec) if m["mode"] == "snapshot"]
+    if snap:
         out.append(
             step(
                 f"rbd schedules on {new}",
                 "schedule.rbd.add",
                 new,
-                members=rbd_members(spec),
+                members=snap,
                 interval=sch.interval,
                 start_time=sch.start_time,
             )
         )
         if old_reachable:
             out.append(
-                step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=rbd_members(spec))
+                step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=snap)
             )
     if spec.fs:
         out.append(
@@ -266,8 +268,9 @@ def failback(rec: GroupRecord, *, op_id: str) -> list[StepRecord]:
             timeout_s=FENCED_TIMEOUT,
         ),
     ]
-    if spec.rbd:
-        s.append(step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=rbd))
+    snap = [m for m in rbd if m["mode"] == "snapshot"]
+    if snap:
+        s.append(step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=snap))
     if spec.fs:
         s.append(step(f"fs schedules off {old}", "schedule.fs.remove", old, members=fs_members(spec)))
         for fm in spec.fs:
