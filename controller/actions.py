@@ -595,6 +595,6 @@ async def fs_dir_prepare(env: Env, step: Step) -> Outcome:
             )
         body |= {"snapshot": a["snapshot"], "primary_snap_id": int(snap["id"])}
     else:
-        body["aside_suffix"] = f"cephdr-{step.op.op_id}"[:48]
+        body["aside_suffix"] = step.op.op_id[:64]
     d = await env.agents.call(step.site, "fs.dir.prepare", body, Done)
     return Outcome(d.message, d.changed)

@@ -66,6 +66,15 @@ async def _validate(ctx: ControllerContext, spec: GroupSpec, current: GroupRecor
     for other in await ctx.store.groups():
         if other.spec.name == spec.name:
             continue
+        shared_fs = {m.fs for m in spec.fs} & {m.fs for m in other.spec.fs}
+        if shared_fs:
+            raise Conflict(
+                f"file system {', '.join(sorted(shared_fs))} is in group {other.spec.name}: CephFS mirrors a "
+                "file-system pair in one direction only, so all its directories fail over together; "
+                "put them in one group",
+                where="$.spec.fs",
+                details={"group": other.spec.name},
+            )
         shared = _overlap(spec, other.spec)
         if shared:
             raise Conflict(
