@@ -19,6 +19,10 @@ PURE = [
     "bus/router.py",
     "bus/codec.py",
     "bus/dedupe.py",
+    "controller/ops",
+    "controller/checks.py",
+    "controller/view.py",
+    "controller/sites.py",
 ]
 
 
