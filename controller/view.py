@@ -145,7 +145,7 @@ def group_status(
                     )
                 )
             elif d is not None:
-                alerts += _lag_alerts(name, d.rpo_lag_s, interval)
+                alerts += _lag_alerts(name, d.rpo_lag_s, spec.schedule.fs_interval_s)
 
     if rec.owed is not None:
         alerts.append(

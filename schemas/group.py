@@ -99,6 +99,12 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return self.fs_interval or fs_interval_of(self.interval)
 
     @property
+    def fs_interval_s(self) -> int:
+        """The CephFS schedule in seconds (snap-schedule letters: M, h, d, w)."""
+        spec = self.fs_schedule
+        return int(spec[:-1]) * {"M": 60, "h": 3600, "d": 86400, "w": 604800}[spec[-1]]
+
+    @property
     def interval_s(self) -> int:
         """The rbd interval in seconds (what lag alerts compare against)."""
         i = self.interval

@@ -133,7 +133,9 @@ def fail(op: OpRecord, i: int, now: float, error: ErrorBody) -> OpRecord:
 
 
 def passed_point_of_no_return(op: OpRecord) -> bool:
-    return any(s.point_of_no_return and s.state != "pending" for s in op.steps)
+    # attempts, not only state: a retried operation puts its failed step back to pending, but that
+    # step may already have changed things (demoted some images) before it failed
+    return any(s.point_of_no_return and (s.state != "pending" or s.attempts > 0) for s in op.steps)
 
 
 def safe_condition(op: OpRecord) -> str:

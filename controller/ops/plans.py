@@ -314,7 +314,7 @@ def reconcile(rec: GroupRecord) -> list[StepRecord]:
     spec, p, o = rec.spec, rec.primary, rec.secondary
     t = {"tolerant": True}
     both = rec.owed is None
-    s: list[StepRecord] = [step("agents alive", "check.sites", None, sites=[p, o] if both else [p])]
+    s: list[StepRecord] = [step("agents alive", "check.sites", None, sites=[p, o] if both else [p], **t)]
     pool_modes = {m.pool: "pool" if m.whole_pool else "image" for m in spec.rbd}
     for pool, mode in pool_modes.items():
         for site in (p, o) if both else (p,):

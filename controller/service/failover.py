@@ -94,6 +94,12 @@ async def failback(ctx: ControllerContext, req: Failback) -> Accepted:
             where="$.group",
             details={"active_op": rec.active_op},
         )
+    if not rec.spec.two_way:
+        raise Conflict(
+            f"group {req.group} is one-way (two_way = false): nothing replicates back to "
+            f"{rec.owed.site}, so a failback would lose what {rec.primary} wrote; make it two-way first",
+            where="$.group",
+        )
     op_id = new_op_id("failback")
     op = machine.new_op(
         op_id,

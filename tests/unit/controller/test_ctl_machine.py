@@ -258,13 +258,6 @@ def test_cancel_is_refused_once_a_point_of_no_return_step_started(pnr_state: str
         machine.cancel(op, T0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: machine.retry resets the failed point-of-no-return step to pending, and "
-    "passed_point_of_no_return only looks at state != 'pending', so a retried operation whose "
-    "first PNR step had failed (e.g. a partial rbd.demote) can be cancelled as 'cancelled before "
-    "any change to the primary'",
-)
 def test_cancel_stays_refused_after_retrying_a_failed_point_of_no_return_step() -> None:
     op = machine.new_op(PLAN_OP, "planned_failover", GroupName("web"), PLAN, now=T0, target=B, epoch=4)
     demote = next(i for i, s in enumerate(PLAN) if s.action == "rbd.demote")

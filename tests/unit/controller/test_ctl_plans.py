@@ -435,12 +435,6 @@ def test_reconcile_every_step_after_the_liveness_check_is_tolerant(kind: str, ow
     assert not any(s.point_of_no_return for s in plan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: plans.reconcile's docstring says every step is tolerant, but its first step "
-    "(check.sites) is built without tolerant=True: one dead agent fails the whole reconcile at "
-    "step 1 and nothing, not even the primary's side, is reconciled",
-)
 def test_reconcile_liveness_check_is_tolerant_too() -> None:
     plan = plans.reconcile(record(both_spec()))
     assert plan[0].action == "check.sites"

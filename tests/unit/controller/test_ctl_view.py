@@ -159,12 +159,6 @@ def test_lag_alerts_follow_the_groups_interval() -> None:
     assert kinds(gs) == [("lag", "critical")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: view.group_status judges an fs member's lag against the rbd interval "
-    "(schedule.interval_s) instead of the group's CephFS snap-schedule (schedule.fs_schedule): "
-    "fs_interval='1h' with interval='15m' raises a critical lag alert on a healthy directory",
-)
 def test_fs_lag_is_judged_against_the_fs_schedule() -> None:
     rec = group(interval="15m", fs_interval="1h")
     # 50 minutes since the last hourly snapshot: less than 2x the fs schedule, nothing to report
