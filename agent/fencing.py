@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from schemas.fencing import FenceRecord
-from schemas.ids import ImageName, PoolName, SiteName
+from schemas.ids import DirPath, FsName, ImageName, PoolName, SiteName
 
 
 @dataclass(frozen=True, order=True)
@@ -47,3 +47,32 @@ def fence_targets(
 def pools_of(records: Iterable[FenceRecord], site: SiteName) -> set[PoolName]:
     """Pools the fencing check must look at (only groups where this site is not primary)."""
     return {m.pool for r in records if r.primary != site for m in r.rbd}
+
+
+@dataclass(frozen=True, order=True)
+class FsFenceTarget:
+    group: str
+    epoch: int
+    fs: FsName
+    path: DirPath
+
+
+def fs_fence_targets(
+    site: SiteName,
+    records: Iterable[FenceRecord],
+    mirrored_here: Mapping[str, set[str]],
+) -> list[FsFenceTarget]:
+    """Directories of groups whose epoch names another site primary that this site still mirrors
+    out (`mirrored_here`: file system -> directories in its mirror list)."""
+    out: set[FsFenceTarget] = set()
+    for rec in records:
+        if rec.primary == site:
+            continue
+        for member in rec.fs:
+            here = mirrored_here.get(member.fs, set())
+            out.update(FsFenceTarget(rec.group, rec.epoch, member.fs, d) for d in member.dirs if d in here)
+    return sorted(out)
+
+
+def filesystems_of(records: Iterable[FenceRecord], site: SiteName) -> set[str]:
+    return {m.fs for r in records if r.primary != site for m in r.fs}

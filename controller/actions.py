@@ -28,7 +28,7 @@ from controller.store import Store
 from schemas.common import Done
 from schemas.ctl import OpRecord, StepRecord
 from schemas.errors import Conflict, DeadlineExceeded, NotFound, Unavailable
-from schemas.fencing import FenceMember, FenceRecord
+from schemas.fencing import FenceMember, FenceRecord, FsFenceMember
 from schemas.fs import FsPeers, SealedFsBootstrap
 from schemas.group import GroupRecord, Owed
 from schemas.ids import SiteName
@@ -374,15 +374,22 @@ async def fence_epoch(env: Env, step: Step) -> Outcome:
             where=step.record.name,
         )
     members = await _fence_members(env, rec, primary)
+    fs_members = [FsFenceMember(fs=m.fs, dirs=list(m.dirs)) for m in rec.spec.fs]
     fence = FenceRecord(
         group=rec.spec.name,
         epoch=epoch,
         primary=primary,
         rbd=members,
+        fs=fs_members,
         updated_at=time.time(),
         reason=f"{step.op.kind} {step.op.op_id}",
     )
-    changed = current is None or (current.epoch, current.primary, current.rbd) != (epoch, primary, members)
+    changed = current is None or (current.epoch, current.primary, current.rbd, current.fs) != (
+        epoch,
+        primary,
+        members,
+        fs_members,
+    )
     if changed:
         await env.store.put_fence(fence)
     owed = rec.owed

@@ -16,14 +16,14 @@ from typing import Any
 import msgspec
 from nats.js.kv import KeyValue
 
-from agent.ceph import rbd_image
+from agent.ceph import fs_mirror, rbd_image
 from agent.ceph.cluster import CephCluster
-from agent.fencing import fence_targets, pools_of
+from agent.fencing import fence_targets, filesystems_of, fs_fence_targets, pools_of
 from bus import subjects
 from bus.router import Endpoint
 from schemas.common import Command
-from schemas.errors import CephDRError, Unavailable
-from schemas.fencing import FenceAction, FenceEvent, FenceRecord
+from schemas.errors import CephDRError, NotFound, Unavailable
+from schemas.fencing import FenceAction, FenceEvent, FenceRecord, FsFenceAction
 from schemas.ids import ImageName, PoolName, SiteName
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,12 @@ class Fencer:
             return
         old = self.records.get(group)
         self.records[group] = rec
-        if old is None or old.epoch != rec.epoch or old.primary != rec.primary or old.rbd != rec.rbd:
+        if old is None or (old.epoch, old.primary, old.rbd, old.fs) != (
+            rec.epoch,
+            rec.primary,
+            rec.rbd,
+            rec.fs,
+        ):
             if rec.primary != self.site:
                 self.applied.clear()
             self._dirty.set()
@@ -104,6 +109,7 @@ class Fencer:
         primary_here = {p: await self._primary_images(p) for p in sorted(pools)}
         targets = fence_targets(self.site, records, primary_here)
         by_group: dict[str, list[FenceAction]] = {}
+        fs_by_group: dict[str, list[FsFenceAction]] = {}
         for t in targets:
             try:
                 await self._demote(t.pool, t.image)
@@ -112,16 +118,29 @@ class Fencer:
                 by_group.setdefault(t.group, []).append(
                     FenceAction(pool=t.pool, image=t.image, ok=False, error=err.message)
                 )
-        for group, actions in by_group.items():
+        mirrored = {f: await self._mirrored_dirs(f) for f in sorted(filesystems_of(records, self.site))}
+        for ft in fs_fence_targets(self.site, records, mirrored):
+            try:
+                await fs_mirror.dir_remove(self.cluster, ft.fs, ft.path)
+                fs_by_group.setdefault(ft.group, []).append(FsFenceAction(fs=ft.fs, path=ft.path, ok=True))
+            except CephDRError as err:
+                fs_by_group.setdefault(ft.group, []).append(
+                    FsFenceAction(fs=ft.fs, path=ft.path, ok=False, error=err.message)
+                )
+        for group in sorted(set(by_group) | set(fs_by_group)):
+            actions, fs_actions = by_group.get(group, []), fs_by_group.get(group, [])
             rec = self.records[group]
             self.fenced_groups.add(group)
             log.warning(
-                "self-fenced group %s at epoch %d (primary is %s): demoted %d of %d image(s)",
+                "self-fenced group %s at epoch %d (primary is %s): demoted %d of %d image(s), "
+                "stopped mirroring %d of %d directory(ies) out",
                 group,
                 rec.epoch,
                 rec.primary,
                 sum(a.ok for a in actions),
                 len(actions),
+                sum(a.ok for a in fs_actions),
+                len(fs_actions),
             )
             self.emit(
                 FenceEvent(
@@ -131,11 +150,22 @@ class Fencer:
                     epoch=rec.epoch,
                     primary=rec.primary,
                     actions=actions,
+                    fs_actions=fs_actions,
                 )
             )
-        if any(not a.ok for acts in by_group.values() for a in acts):
-            raise Unavailable("some images could not be demoted for self-fencing")
+        failed = [a for acts in by_group.values() for a in acts if not a.ok]
+        failed_fs = [a for acts in fs_by_group.values() for a in acts if not a.ok]
+        if failed or failed_fs:
+            raise Unavailable("some images or directories could not be fenced")
         self.applied.set()
+
+    async def _mirrored_dirs(self, fs: str) -> set[str]:
+        """Directories this site mirrors out of `fs` (none when mirroring is off or fs is absent)."""
+        try:
+            dirs = await fs_mirror.dir_list(self.cluster, fs)
+        except NotFound:
+            return set()
+        return {d.path for d in dirs or []}
 
     async def _primary_images(self, pool: PoolName) -> set[ImageName]:
         infos = await rbd_image.mirror_image_info_list(self.cluster, pool)
