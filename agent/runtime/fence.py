@@ -162,10 +162,14 @@ class Fencer:
     async def _mirrored_dirs(self, fs: str) -> set[str]:
         """Directories this site mirrors out of `fs` (none when mirroring is off or fs is absent)."""
         try:
-            dirs = await fs_mirror.dir_list(self.cluster, fs)
+            entry = await fs_mirror.get_fs(self.cluster, fs)
         except NotFound:
             return set()
-        return {d.path for d in dirs or []}
+        if not entry.mirroring:
+            return set()
+        # the module's omap, not `dirmap`: a mgr command per directory stalls while a returning
+        # site's mgr is still loading its modules, and fencing must not wait for that
+        return set(await fs_mirror.dir_paths(self.cluster, entry))
 
     async def _primary_images(self, pool: PoolName) -> set[ImageName]:
         infos = await rbd_image.mirror_image_info_list(self.cluster, pool)
