@@ -56,7 +56,7 @@ def final_snapshot_name(op_id: str) -> str:
 
 
 def _schedules_move(
-    spec: GroupSpec, old: SiteName, new: SiteName, *, old_reachable: bool
+    spec: GroupSpec, old: SiteName, new: SiteName, *, old_reachable: bool, fs_old_done: bool = False
 ) -> list[StepRecord]:
     out = []
     sch = spec.schedule
@@ -74,9 +74,7 @@ def _schedules_move(
             )
         )
         if old_reachable:
-            out.append(
-                step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=snap)
-            )
+            out.append(step(f"rbd schedules off {old}", "schedule.rbd.remove", old, members=snap))
     if spec.fs:
         out.append(
             step(
@@ -88,7 +86,7 @@ def _schedules_move(
                 retention=sch.fs_retention,
             )
         )
-        if old_reachable:
+        if old_reachable and not fs_old_done:
             out.append(step(f"fs schedules off {old}", "schedule.fs.remove", old, members=fs_members(spec)))
     return out
 
@@ -146,6 +144,12 @@ def planned_failover(rec: GroupRecord, target: SiteName, *, op_id: str) -> list[
             )
             for m in rbd
         ]
+    if spec.fs:
+        # no scheduled snapshot may land after the final one: the old primary's directory must
+        # equal the final snapshot for `forge`, and the new primary replays up to it
+        s.append(
+            step(f"fs schedules off {src}", "schedule.fs.remove", src, pnr=True, members=fs_members(spec))
+        )
     for m in spec.fs:
         for d in m.dirs:
             s.append(
@@ -196,7 +200,7 @@ def planned_failover(rec: GroupRecord, target: SiteName, *, op_id: str) -> list[
     ]
     if rbd:
         s.append(step("verify roles", "verify.roles", None, primary=dst, other=src, rbd=rbd))
-    s += _schedules_move(spec, src, dst, old_reachable=True)
+    s += _schedules_move(spec, src, dst, old_reachable=True, fs_old_done=True)
     s += _fs_reverse(spec, src, dst, method="forge", snapshot=final)
     if rbd and spec.two_way:
         s.append(

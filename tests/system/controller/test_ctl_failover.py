@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import rados
 import rbd
@@ -35,7 +36,7 @@ from lab import controller as lab_controller
 from lab import runner
 from lab.model import LabInfo, SiteInfo
 from schemas.common import Accepted
-from schemas.ctl import FleetStatus, GroupApplied, OpRecord
+from schemas.ctl import FleetStatus, GroupApplied, GroupEvent, OpRecord
 from schemas.errors import ConfirmationRequired
 from schemas.group import GroupRecord
 
@@ -200,6 +201,28 @@ async def test_apply_mirrors_every_member_with_schedules_on_the_primary(
     assert not [s.name for s in op.steps if s.result.get("changed") and s.action != "check.sites"], describe(
         op
     )
+    # drift: someone removes a schedule on the primary by hand; a reconcile repairs it and says so
+    events: list[GroupEvent] = []
+
+    async def on_group_event(msg: Any) -> None:
+        events.append(msgspec.json.decode(msg.data, type=GroupEvent))
+
+    sub = await ctl.nc.subscribe("cephdr.ctl.evt.group", cb=on_group_event)
+    try:
+        oracle.rbd(sa, "mirror", "snapshot", "schedule", "rm", "--pool", g.pool, "--image", g.snaps[0])
+        assert rbd_schedules(sa, g.pool) == {g.snaps[1]}
+        op = await run_op(ctl, await ctl.req("group.reconcile", request_id=rid(), group=g.name))
+        repaired = [s.name for s in op.steps if s.result.get("changed")]
+        assert repaired == ["rbd schedules on site-a"], describe(op)
+        assert rbd_schedules(sa, g.pool) == set(g.snaps)
+        drift = await async_wait_for(
+            lambda: [e for e in events if e.group == g.name and e.change == "drift"],
+            timeout=10,
+            what="drift event",
+        )
+        assert drift[0].details == repaired
+    finally:
+        await sub.unsubscribe()
 
 
 async def test_planned_failover_and_back_is_rpo_zero_even_with_a_controller_crash(

@@ -80,9 +80,7 @@ def _all_plans() -> list[tuple[str, list[StepRecord]]]:
             tag = f"{kind}-{'two' if two_way else 'one'}-way"
             out.append((f"planned-{tag}", plans.planned_failover(record(s), B, op_id=OP)))
             out.append((f"unplanned-{tag}", plans.unplanned_failover(record(s), B)))
-            out.append(
-                (f"failback-{tag}", plans.failback(record(s, primary=B, owed=A), op_id=OP))
-            )
+            out.append((f"failback-{tag}", plans.failback(record(s, primary=B, owed=A), op_id=OP)))
             out.append((f"reconcile-{tag}", plans.reconcile(record(s))))
             out.append((f"reconcile-owed-{tag}", plans.reconcile(record(s, owed=B))))
     return out
@@ -276,7 +274,8 @@ def test_planned_two_way_rbd_ends_watching_the_old_primary_replay(kind: str) -> 
 def test_planned_point_of_no_return_is_the_first_change_to_the_source(kind: str) -> None:
     _, plan = planned(kind)
     first = next(i for i, s in enumerate(plan) if s.point_of_no_return)
-    expected = "rbd.demote" if kind in RBD_KINDS else "fs.snapshot"
+    # fs only: removing the source's fs schedules comes first (no snapshot may follow the final one)
+    expected = "rbd.demote" if kind in RBD_KINDS else "schedule.fs.remove"
     assert plan[first].action == expected
     assert first == min(idx(plan, expected))
     assert all(s.action.startswith(READ_ONLY) for s in plan[:first])
@@ -388,9 +387,9 @@ def test_failback_reverses_fs_towards_the_old_primary_with_fresh(kind: str) -> N
             assert connect[0] < prep < one(plan, "fs.dir.add", site=B, fs=m.fs, path=d) < back
             synced = one(plan, "wait.fs_synced", site=B, fs=m.fs, path=d, name=None)
             assert synced < back
-    assert [plan[i].args["method"] for i in idx(plan, "fs.dir.prepare")] == ["fresh"] * len(
-        dirs(s)
-    ) + ["forge"] * len(dirs(s))
+    assert [plan[i].args["method"] for i in idx(plan, "fs.dir.prepare")] == ["fresh"] * len(dirs(s)) + [
+        "forge"
+    ] * len(dirs(s))
 
 
 @pytest.mark.parametrize("kind", SPECS)
