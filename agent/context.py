@@ -8,6 +8,7 @@ from typing import Protocol
 
 import msgspec
 
+from agent.ceph.cephfs_io import FsMount, FsMounts
 from agent.ceph.cluster import CephCluster
 from schemas.common import Accepted
 from schemas.ids import SiteName
@@ -56,3 +57,10 @@ class AgentContext:
     # admin sockets of the local mirror daemons, by kind ("rbd-mirror", "cephfs-mirror")
     asok: dict[str, str] = field(default_factory=dict)
     status: StatusSource | None = None
+    # libcephfs mounts by file system (the runtime passes its own and closes them; made on first use)
+    mounts: FsMounts | None = None
+
+    def fs_mount(self, fs: str) -> FsMount:
+        if self.mounts is None:
+            self.mounts = FsMounts(self.cluster)
+        return self.mounts.get(fs)

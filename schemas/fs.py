@@ -8,7 +8,7 @@ token leaves an agent only sealed for one recipient agent.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -293,3 +293,154 @@ class FsSchedules(Reply, frozen=True, kw_only=True):
     fs: Fs
     path: str
     schedules: list[FsSchedule] = msgspec.field(default_factory=list)
+
+
+# --- snapshots, and preparing a directory to become a mirror target (failover) --------------------
+
+SNAP_NAME_MAX = 100
+# The JSON Schema pattern (ECMA regex); `check_snap_name` is the exact rule (also: UTF-8 <= 255 bytes).
+SNAP_NAME_PATTERN = r"^[^/_.\x00-\x1f\x7f][^/\x00-\x1f\x7f]{0,99}$"
+_SNAP_NAME_HELP = (
+    "a snapshot name has no '/' and no control character, does not start with '_' (CephFS shows "
+    "a parent directory's snapshots as _<name>_<inode>) or '.', and is at most 100 characters"
+)
+SnapName = Annotated[
+    str,
+    Meta(pattern=SNAP_NAME_PATTERN, min_length=1, max_length=SNAP_NAME_MAX, description=_SNAP_NAME_HELP),
+]
+SnapId = Annotated[int, Meta(ge=1, description="a CephFS snapshot id (per cluster)")]
+ASIDE_INFIX = ".cephdr-"
+ASIDE_SUFFIX_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # an op or request id fits
+AsideSuffix = Annotated[
+    str,
+    Meta(
+        pattern=ASIDE_SUFFIX_PATTERN,
+        description="the renamed directory is <path>.cephdr-<suffix> (default: UTC time, 20260101T000000Z)",
+    ),
+]
+
+
+def check_snap_name(name: str) -> None:
+    """ValueError unless `name` is a snapshot name we let Ceph create (see `_SNAP_NAME_HELP`).
+
+    Exact here because the wire pattern's `$` also matches before a trailing newline, and libcephfs
+    `mksnap("a/b")` quietly creates a snapshot named "b" (seen on 16.2.15)."""
+    bad = (
+        not name
+        or len(name) > SNAP_NAME_MAX
+        or name[0] in "_."
+        or any(c == "/" or ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+        or len(name.encode()) > 255
+    )
+    if bad:
+        raise ValueError(f"snapshot name {name!r} is not valid: {_SNAP_NAME_HELP}")
+
+
+def aside_path(path: str, suffix: str) -> str:
+    """Where method `fresh` moves a directory: `<path>.cephdr-<suffix>` (ValueError if not valid)."""
+    if not re.fullmatch(ASIDE_SUFFIX_PATTERN.strip("^$"), suffix):
+        raise ValueError(f"aside_suffix {suffix!r} is not valid: 1 to 64 of A-Z a-z 0-9 . _ : -")
+    out = f"{path}{ASIDE_INFIX}{suffix}"
+    if len(out.rsplit("/", 1)[-1].encode()) > 255:
+        raise ValueError(f"{out!r}: the renamed directory's name would exceed 255 bytes")
+    return out
+
+
+class CreateFsSnapshot(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Snapshot directory `path` of `fs` now, as `name` (`mkdir <path>/.snap/<name>`).
+
+    A snapshot `name` that already exists changes nothing: the reply is that snapshot, with
+    `changed` false. Refused (conflict) while `fs` on this site is the target of a mirror peer and
+    `path` holds mirrored snapshots: a local snapshot there would stop cephfs-mirror ("invalid
+    metadata in remote snapshot")."""
+
+    fs: Fs
+    path: Dir
+    name: SnapName
+
+    def __post_init__(self) -> None:
+        check_snap_name(self.name)
+
+
+class ListFsSnapshots(Request, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The snapshots of directory `path` of `fs`, oldest first. A missing directory: `not_found`."""
+
+    fs: Fs
+    path: Dir
+
+
+class FsSnapshotInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A snapshot of a directory. `id` is this cluster's snap id; `created` is `ceph.snap.btime`.
+    A copy made by cephfs-mirror carries `metadata` {"primary_snap_id": "<id on the source>"}."""
+
+    name: str
+    id: int | None = None
+    created: UnixTime | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class FsSnapshot(Reply, frozen=True, kw_only=True):
+    """The snapshot `fs.snapshot.create` made, or found (`changed` false)."""
+
+    fs: Fs
+    path: str
+    changed: bool
+    name: str
+    id: int | None = None
+    created: UnixTime | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class FsSnapshots(Reply, frozen=True, kw_only=True):
+    fs: Fs
+    path: str
+    snapshots: list[FsSnapshotInfo] = msgspec.field(default_factory=list)
+
+
+class PrepareFsDir(ConfirmableCommand, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Prepare directory `path` of `fs` on this site, the OLD primary, to become the mirror target
+    of the new primary (a reversed failover; Pacific's cephfs-mirror refuses a target whose
+    snapshots lack `primary_snap_id` metadata). Do it before the new primary mirrors `path`
+    (`fs.dir.add` there). `confirm` must be "<fs>:<path>". Refused (conflict) while this site
+    itself mirrors `path`, or a parent or child of it, out: `fs.dir.remove` it first, and wait
+    until `fs.dir.list` no longer shows it (the mgr keeps it a few seconds while it unmaps it).
+
+    - `forge` (planned failover: the live `path` here must equal snapshot `snapshot`): removes every
+      snapshot of `path` here, then makes `snapshot` again with metadata
+      {"primary_snap_id": `primary_snap_id`}, the id of that same snapshot on the new primary
+      (`fs.snapshot.list` there). Only data written after it is copied later. `snapshot` must be
+      the newest snapshot here. Already done (`snapshot` carries that id, and every other snapshot
+      is a mirrored copy): no change. The removed snapshots cannot be brought back.
+    - `fresh` (the target may have diverged): renames `path` to `<path>.cephdr-<aside_suffix>`
+      (default suffix: the UTC time), keeping its data and snapshots; cephfs-mirror then copies
+      everything into a new `path`. `path` missing: no change."""
+
+    fs: Fs
+    path: Dir
+    method: Literal["forge", "fresh"]
+    snapshot: SnapName | None = None
+    primary_snap_id: SnapId | None = None
+    aside_suffix: AsideSuffix | None = None
+
+    def __post_init__(self) -> None:
+        if self.path == "/":
+            raise ValueError("the root of a file system cannot be prepared; mirror a directory")
+        if self.method == "forge":
+            if self.snapshot is None or self.primary_snap_id is None:
+                raise ValueError(
+                    "method forge needs `snapshot` (the final snapshot) and `primary_snap_id` "
+                    "(its id on the new primary)"
+                )
+            check_snap_name(self.snapshot)
+            if self.aside_suffix is not None:
+                raise ValueError("`aside_suffix` is for method fresh only")
+        else:
+            if self.snapshot is not None or self.primary_snap_id is not None:
+                raise ValueError("`snapshot` and `primary_snap_id` are for method forge only")
+            if self.aside_suffix is not None:
+                aside_path(self.path, self.aside_suffix)
+
+    @property
+    def target(self) -> str:
+        """What `confirm` must say."""
+        return f"{self.fs}:{self.path}"

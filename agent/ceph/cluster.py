@@ -182,9 +182,11 @@ def parse_json(out: bytes, prefix: object, where: str) -> Any:
         raise Internal(f"non-JSON answer to {prefix!r}", where=where) from None
 
 
-def shutdown_detached(handle: Any, what: str = "ceph") -> None:
+def shutdown_detached(handle: Any, what: str = "ceph") -> threading.Thread:
     """Close a librados/libcephfs handle in a thread of its own: shutdown() can block on a dead
-    cluster, and must never hold a pool slot or the event loop."""
+    cluster, and must never hold a pool slot or the event loop. A caller about to exit joins the
+    returned thread for a bounded time (a libcephfs client that exits without unmounting keeps
+    its caps until the MDS declares its session stale, about a minute, see `FsMount.close`)."""
 
     def run() -> None:
         try:
@@ -192,4 +194,6 @@ def shutdown_detached(handle: Any, what: str = "ceph") -> None:
         except Exception as exc:  # the handle is being discarded anyway
             log.debug("%s shutdown: %s", what, exc)
 
-    threading.Thread(target=run, name=f"{what}-shutdown", daemon=True).start()
+    t = threading.Thread(target=run, name=f"{what}-shutdown", daemon=True)
+    t.start()
+    return t

@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 
 import agent.service.all  # noqa: F401  (registers every endpoint on the router)
+from agent.ceph.cephfs_io import FsMounts
 from agent.ceph.cluster import CephCluster
 from agent.ceph.executor import CephExecutor
 from agent.config import AgentConfig
@@ -81,6 +82,7 @@ class Agent:
 
         op_subject = subjects.event_subject(site, "op", prefix)
         self.ops = LocalOps(site, op_subject, self._emit_op)
+        mounts = FsMounts(self.cluster)  # one libcephfs mount per file system: scans and commands
         ctx = AgentContext(
             site=site,
             cluster=self.cluster,
@@ -88,9 +90,10 @@ class Agent:
             identity=self.identity,
             asok={"rbd-mirror": cfg.ceph.rbd_mirror_asok, "cephfs-mirror": cfg.ceph.cephfs_mirror_asok},
             status=self,
+            mounts=mounts,
         )
         self.fencer = Fencer(site, self.cluster, self._emit_fence)
-        self.scanner = Scanner(site, self.cluster, cfg)
+        self.scanner = Scanner(site, self.cluster, cfg, mounts)
         self.kv = kv
         self.last = await self._stored_status()
 
@@ -134,6 +137,7 @@ class Agent:
             with contextlib.suppress(Exception):
                 await nc.drain()
             self.scanner.close()
+            mounts.close(wait=5.0)  # unmount cleanly: a vanished client blocks others' caps (FsMount.close)
             self.executor.shutdown()
             self.cluster.close()
 

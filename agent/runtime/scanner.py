@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.ceph import fs_mirror
 from agent.ceph.asok import AdminSocket
-from agent.ceph.cephfs_io import FsMount
+from agent.ceph.cephfs_io import FsMounts
 from agent.ceph.cluster import CephCluster
 from agent.ceph.probe import probe_peer
 from agent.ceph.rbd_peer import peer_attributes
@@ -56,13 +56,17 @@ BEACON_GRACE_S = 60.0
 
 
 class Scanner:
-    def __init__(self, site: SiteName, cluster: CephCluster, cfg: AgentConfig) -> None:
+    def __init__(
+        self, site: SiteName, cluster: CephCluster, cfg: AgentConfig, mounts: FsMounts | None = None
+    ) -> None:
         self.site = site
         self.cluster = cluster
         self.cfg = cfg
         self._peer_reach: dict[str, bool | None] = {}
         self._probed_at = 0.0
-        self._mounts: dict[str, FsMount] = {}
+        # libcephfs mounts, shared with the command handlers when the runtime passes its own
+        self._own_mounts = mounts is None
+        self._mounts = mounts if mounts is not None else FsMounts(cluster)
         # (fs, path, snapshot) -> creation time; a snapshot's time never changes
         self._snap_times: dict[tuple[str, str, str], float] = {}
 
@@ -207,7 +211,7 @@ class Scanner:
                 continue
             key = (fs, str(path), name)
             if key not in self._snap_times:
-                mount = self._mounts.setdefault(fs, FsMount(self.cluster, fs))
+                mount = self._mounts.get(fs)
                 try:
                     t = await mount.snapshot_time(str(path), name)
                 except CephDRError as err:
@@ -220,8 +224,8 @@ class Scanner:
         return out
 
     def close(self) -> None:
-        for m in self._mounts.values():
-            m.close()
+        if self._own_mounts:
+            self._mounts.close()
 
     async def _schedules(
         self, pools: list[str], dirs: list[DirStatus], errors: list[str]

@@ -88,7 +88,7 @@ class FsIO:
         return await self.mount.call(run, what="test hash", deadline=60)
 
     def close(self) -> None:
-        self.mount.close()
+        self.mount.close(wait=10.0)  # unmounted before pytest exits (see FsMount.close)
 
 
 def _mkdirs(fs: Any, path: str) -> None:
