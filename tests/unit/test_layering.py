@@ -16,6 +16,7 @@ PURE = [
     "schemas",
     "agent/status",
     "agent/fencing.py",
+    "agent/fs_prepare.py",
     "bus/router.py",
     "bus/codec.py",
     "bus/dedupe.py",
