@@ -58,7 +58,7 @@ class Agent:
     ops: InlineOps
     identity: Identity
 
-    async def req(self, name: str, **body: Any) -> Any:
+    async def req(self, name: str, /, **body: Any) -> Any:
         ep = router.endpoints[name]
         # the same decoding the bus boundary does: bad input is InvalidRequest with a `where`
         request = decode_request(msgspec.json.encode(body), ep.request)

@@ -42,7 +42,7 @@ class BusAgent:
     ctx: SimpleNamespace  # .site, .cluster (a test-side connection, for oracle-style I/O only)
     ops: BusOps = field(default_factory=BusOps)
 
-    async def req(self, name: str, *, timeout: float = REQUEST_TIMEOUT, **body: Any) -> Any:
+    async def req(self, name: str, /, *, timeout: float = REQUEST_TIMEOUT, **body: Any) -> Any:
         ep = router.endpoints[name]
         subject = f"{agent_prefix(self.site)}.{name}"
         if not ep.long:
