@@ -29,7 +29,7 @@ from schemas.common import Done
 from schemas.ctl import OpRecord, StepRecord
 from schemas.errors import Conflict, DeadlineExceeded, NotFound, Unavailable
 from schemas.fencing import FenceMember, FenceRecord, FsFenceMember
-from schemas.fs import FsPeers, SealedFsBootstrap
+from schemas.fs import FsDirs, FsPeers, SealedFsBootstrap
 from schemas.group import GroupRecord, Owed
 from schemas.ids import SiteName
 from schemas.rbd import BulkResult, PoolMirrorInfo, SealedBootstrap
@@ -95,9 +95,12 @@ async def _group(env: Env, step: Step) -> tuple[GroupRecord, int]:
     return got
 
 
-async def _poll(env: Env, step: Step, probe: Callable[[], Awaitable[list[str]]]) -> list[str]:
-    """Run `probe` until it reports no problem or the step's `timeout_s` passes."""
-    deadline = time.monotonic() + float(step.args.get("timeout_s", 300))
+async def _poll(
+    env: Env, step: Step, probe: Callable[[], Awaitable[list[str]]], timeout_s: float | None = None
+) -> list[str]:
+    """Run `probe` until it reports no problem or `timeout_s` (default: the step's) passes."""
+    timeout_s = float(step.args.get("timeout_s", 300)) if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             problems = await probe()
@@ -107,7 +110,7 @@ async def _poll(env: Env, step: Step, probe: Callable[[], Awaitable[list[str]]])
             return []
         if time.monotonic() >= deadline:
             raise DeadlineExceeded(
-                f"{step.record.name}: still not there after {step.args.get('timeout_s')}s: "
+                f"{step.record.name}: still not there after {timeout_s:g}s: "
                 + "; ".join(problems[:5])
                 + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""),
                 where=step.record.name,
@@ -583,6 +586,13 @@ async def fs_snapshot(env: Env, step: Step) -> Outcome:
 async def fs_dir_prepare(env: Env, step: Step) -> Outcome:
     """Prepare the old primary's directory to receive from the new one (FINDINGS B.1)."""
     a = step.args
+
+    async def still_mirrored_here() -> list[str]:
+        # a removed directory stays in the mirror list for a few seconds; prepare refuses until then
+        listed = await env.agents.call(step.site, "fs.dir.list", {"fs": a["fs"]}, FsDirs)
+        return [f"{a['path']} still mirrored out of {step.site}" for d in listed.dirs if d.path == a["path"]]
+
+    await _poll(env, step, still_mirrored_here, timeout_s=120)
     body: dict[str, Any] = {
         "request_id": step.rid(),
         "fs": a["fs"],

@@ -182,4 +182,3 @@ def persist(op: OpRecord) -> OpRecord:
 
 def persist_steps(steps: list[StepRecord]) -> list[StepRecord]:
     return msgspec.json.decode(msgspec.json.encode(steps), type=list[StepRecord])
-

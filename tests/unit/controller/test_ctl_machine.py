@@ -340,9 +340,7 @@ PLAN = plans.planned_failover(record(both_spec()), B, op_id=PLAN_OP)
 PHASES = ("before-action", "after-action", "after-persisting-done")
 
 
-def _run(
-    stored: bytes, ran: Counter[int], crash: tuple[int, str] | None
-) -> tuple[bytes, OpRecord]:
+def _run(stored: bytes, ran: Counter[int], crash: tuple[int, str] | None) -> tuple[bytes, OpRecord]:
     """The runner's loop as in controller/runner.py: begin + persist, act, complete + persist.
     `stored` is the KV value; every transition goes through a JSON round trip."""
 
@@ -440,4 +438,3 @@ def test_plan_used_for_the_crash_tests_is_a_real_long_one() -> None:
     actions = {s.action for s in PLAN}
     assert {"rbd.demote", "fence.epoch", "rbd.promote", "fs.snapshot", "fs.dir.prepare"} <= actions
     assert any(s.point_of_no_return for s in PLAN)
-
