@@ -126,13 +126,16 @@ def primary_members(st: SiteStatus, rbd: list[Mapping[str, Any]]) -> list[str]:
 
 
 def needs_resync(st: SiteStatus, rbd: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """Non-primary copies that cannot replay without a full resync: split-brain, or latched in
-    error. Those already syncing or replaying are left alone (so re-running the step is safe)."""
+    """Non-primary copies of a fenced old primary that are not replaying: resynced from the new
+    primary. Right after the fence's demote Ceph reports them stopped/unknown for 10-20 s before it
+    latches split-brain (seen on the lab), so waiting for `split_brain` would skip them. Copies
+    already syncing or replaying are left alone, so re-running the step after a crash is safe."""
+    settled = (ImageState.REPLAYING, ImageState.SYNCING, ImageState.STARTING_REPLAY)
     out = []
     for _name, i in sorted(member_images(st, rbd).items()):
         if i is None or i.role == Role.PRIMARY:
             continue
-        if i.split_brain or i.state == ImageState.ERROR:
+        if i.split_brain or i.state not in settled:
             out.append((str(i.pool), str(i.image)))
     return out
 

@@ -284,3 +284,17 @@ def test_fs_not_synced_without_a_name_wants_some_snapshot_synced_and_idle() -> N
 def test_fs_not_synced_refuses_a_directory_the_site_does_not_mirror(name: str | None) -> None:
     st = site_status(A, dirs=[dir_status("cephfs", "/other"), dir_status("fs2", "/shared")])
     only(checks.fs_not_synced(st, "cephfs", "/shared", name), "site-a does not mirror it")
+
+
+def test_needs_resync_does_not_wait_for_ceph_to_latch_split_brain() -> None:
+    # right after the fence's demote a diverged copy shows stopped/unknown, not yet split-brain
+    rbd = [{"pool": "rbd", "images": ["stopped", "unknown", "ok"], "mode": "snapshot"}]
+    st = site_status(
+        A,
+        [
+            image("rbd/stopped", state=ImageState.STOPPED, caught_up=None),
+            image("rbd/unknown", state=ImageState.UNKNOWN, caught_up=None),
+            image("rbd/ok"),
+        ],
+    )
+    assert checks.needs_resync(st, rbd) == [("rbd", "stopped"), ("rbd", "unknown")]
