@@ -158,6 +158,9 @@ async def group(lab: LabInfo, ctl: Ctl) -> AsyncIterator[Group]:
         fs.mkdir(g.dir.encode(), 0o755)
     fs_write(sa, g.dir, 3, "init")
     yield g
+    # whatever a test here killed (site-a's daemons, its agent, the controller) runs again before
+    # the next module: the lab is shared by the session
+    await asyncio.to_thread(runner.up, Path(lab.dir), peered=True)
     # the group's schedules would keep snapshotting for the rest of the session
     for s in (sa, sb):
         for img in g.images:
