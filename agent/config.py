@@ -25,7 +25,6 @@ heartbeat_interval = 5.0
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -34,8 +33,7 @@ from msgspec import Meta
 
 from agent.ceph.cluster import Timeouts
 from bus import toml_writer
-from bus.config import NatsConfig
-from schemas.errors import InvalidRequest
+from bus.config import NatsConfig, load_toml
 from schemas.ids import Fs, Pool, Site
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
@@ -73,17 +71,7 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 def load(path: str | Path) -> AgentConfig:
     """Read and validate; a bad file raises `InvalidRequest` naming the file and the key at fault."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text())
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read agent config {p}: {exc.strerror}", where=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidRequest(f"agent config {p} is not valid TOML: {exc}", where=str(p)) from None
-    try:
-        return msgspec.convert(raw, AgentConfig)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"agent config {p}: {exc}", where=str(p)) from None
+    return load_toml(path, AgentConfig, "agent config")
 
 
 def dump(cfg: AgentConfig) -> str:

@@ -1,11 +1,18 @@
-"""The `[nats]` section every cephdr process's config file shares."""
+"""What every cephdr config file shares: the `[nats]` section, and reading a TOML file into a
+validated Struct (config files and protection-group files alike)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import tomllib
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import msgspec
 from msgspec import Meta
+
+from schemas.errors import InvalidRequest
+
+T = TypeVar("T")
 
 
 class NatsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -13,3 +20,19 @@ class NatsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     credentials: str = ""
     prefix: str = "cephdr"
     request_timeout: Annotated[float, Meta(gt=0, le=3600)] = 5.0
+
+
+def load_toml(path: str | Path, typ: type[T], what: str) -> T:
+    """Read and validate `path` as `typ`; a bad file raises `InvalidRequest` naming the file and
+    the key at fault (`what` says which kind of file, e.g. "agent config")."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {what} {p}: {exc.strerror}", where=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"{what} {p} is not valid TOML: {exc}", where=str(p)) from None
+    try:
+        return msgspec.convert(raw, typ)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"{what} {p}: {exc}", where=str(p)) from None

@@ -11,18 +11,17 @@ import asyncio
 import json
 import os
 import sys
-import tomllib
 import uuid
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from bus.client import request
+from bus.config import load_toml
 from bus.connect import PermissionLog, connect
 from cli.req_cmd import exit_code
 from schemas.ctl import GroupApplied, OpRecord
-from schemas.errors import CephDRError, DeadlineExceeded, InvalidRequest
+from schemas.errors import CephDRError, DeadlineExceeded
 from schemas.group import GroupSpec
 
 
@@ -38,17 +37,8 @@ def register(subparsers: Any) -> None:
 
 
 def load_spec(path: str) -> GroupSpec:
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text())
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read {p}: {exc.strerror}", where=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidRequest(f"{p} is not valid TOML: {exc}", where=str(p)) from None
-    try:
-        return msgspec.convert(raw, GroupSpec)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"{p}: {exc}", where=str(p)) from None
+    """Read and validate; a bad file raises `InvalidRequest` naming the file and the key at fault."""
+    return load_toml(path, GroupSpec, "group file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,6 @@ alert_interval = 10.0       # alerts are evaluated (and raised/cleared as events
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +23,7 @@ import msgspec
 from msgspec import Meta
 
 from bus import toml_writer
-from bus.config import NatsConfig
-from schemas.errors import InvalidRequest
+from bus.config import NatsConfig, load_toml
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
 
@@ -45,17 +43,7 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 def load(path: str | Path) -> ControllerConfig:
     """Read and validate; a bad file raises `InvalidRequest` naming the file and the key at fault."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text())
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read controller config {p}: {exc.strerror}", where=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidRequest(f"controller config {p} is not valid TOML: {exc}", where=str(p)) from None
-    try:
-        return msgspec.convert(raw, ControllerConfig)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"controller config {p}: {exc}", where=str(p)) from None
+    return load_toml(path, ControllerConfig, "controller config")
 
 
 def dump(cfg: ControllerConfig) -> str:
