@@ -31,12 +31,20 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from agent.ceph.cluster import Timeouts
 from bus import toml_writer
 from bus.config import NatsConfig, load_toml
 from schemas.ids import Fs, Pool, Site
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
+
+
+class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
+    """Seconds. `op` is the default deadline of a call; librados' own limits sit a bit above it."""
+
+    connect: float = 10.0
+    op: float = 10.0
+    mon_op: float = 15.0
+    osd_op: float = 30.0
 
 
 class CephConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from typing import Any
 
-from agent import config as agent_config
-from agent.runtime import sdnotify
-from schemas.errors import CephDRError
+from cli.daemon import run_daemon
 
 
 def register(subparsers: Any) -> None:
@@ -20,18 +16,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cfg = agent_config.load(args.config)
-    except CephDRError as err:
-        print(f"cephdr agent: {err.message}", file=sys.stderr)
-        return 2
-    if args.check:
-        print(f"{args.config}: ok (site {cfg.site})")
-        return 0
-    handler = sdnotify.journal_handler(f"cephdr-agent@{cfg.site}")
-    if handler is not None:
-        root = logging.getLogger()
-        root.handlers[:] = [handler]
-    from agent.runtime.app import serve  # imported late: it loads the Ceph bindings
+    # imported here, not at the top: they load the Ceph bindings, which no other command needs
+    from agent import config as agent_config
+    from agent.config import AgentConfig
 
-    return serve(cfg)
+    def serve(cfg: AgentConfig) -> int:
+        from agent.runtime.app import serve
+
+        return serve(cfg)
+
+    return run_daemon(
+        args,
+        what="agent",
+        load=agent_config.load,
+        unit=lambda cfg: f"cephdr-agent@{cfg.site}",
+        serve=serve,
+        describe=lambda cfg: f"site {cfg.site}",
+    )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from typing import Any
 
-from agent.runtime import sdnotify
+from cli.daemon import run_daemon
 from controller import config as controller_config
-from schemas.errors import CephDRError
+from controller.config import ControllerConfig
 
 
 def register(subparsers: Any) -> None:
@@ -20,17 +18,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cfg = controller_config.load(args.config)
-    except CephDRError as err:
-        print(f"cephdr controller: {err.message}", file=sys.stderr)
-        return 2
-    if args.check:
-        print(f"{args.config}: ok")
-        return 0
-    handler = sdnotify.journal_handler("cephdr-controller")
-    if handler is not None:
-        logging.getLogger().handlers[:] = [handler]
-    from controller.app import serve
+    def serve(cfg: ControllerConfig) -> int:
+        from controller.app import serve
 
-    return serve(cfg)
+        return serve(cfg)
+
+    return run_daemon(
+        args, what="controller", load=controller_config.load, unit=lambda _: "cephdr-controller", serve=serve
+    )

@@ -17,26 +17,17 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
 import rados
 
 from agent.ceph.errmap import map_errno
 from agent.ceph.executor import CephExecutor
+from agent.config import Timeouts
 from schemas.errors import CephDRError, DeadlineExceeded, Internal, Unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DROP_HANDLE_ERRNOS = {E.ESHUTDOWN, E.ENOTCONN, 108}  # 108 = EBLOCKLISTED (ESHUTDOWN on Linux)
-
-
-class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
-    """Seconds. `op` is the default deadline of a call; librados' own limits sit a bit above it."""
-
-    connect: float = 10.0
-    op: float = 10.0
-    mon_op: float = 15.0
-    osd_op: float = 30.0
 
 
 class CephCluster:

@@ -18,8 +18,9 @@ import agent.service.rbd_image
 import agent.service.rbd_peer
 import agent.service.rbd_pool
 import agent.service.rbd_schedule  # noqa: F401  (registers the RBD endpoints)
-from agent.ceph.cluster import CephCluster, Timeouts
+from agent.ceph.cluster import CephCluster
 from agent.ceph.executor import CephExecutor
+from agent.config import Timeouts
 from agent.context import AgentContext, Progress
 from agent.identity import Identity
 from agent.service.registry import router

@@ -26,8 +26,7 @@ from helpers.oracle import rbd, unique_name
 from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
 
-from agent.ceph.cluster import Timeouts
-from agent.config import AgentConfig, AgentSection, CephConfig, StatusConfig
+from agent.config import AgentConfig, AgentSection, CephConfig, StatusConfig, Timeouts
 from agent.runtime.app import Agent
 from bus import subjects
 from bus.client import request

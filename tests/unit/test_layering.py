@@ -4,6 +4,8 @@ another project module. Checked on the source (AST), following project imports t
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,19 @@ def test_only_the_ceph_adapters_import_the_ceph_bindings() -> None:
         if not p.is_relative_to(ROOT / "agent" / "ceph")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_controller_and_the_cli_never_load_the_ceph_bindings() -> None:
+    """The controller talks only to NATS, so it must run on a host without Ceph. `cephdr` builds
+    its parser from every command module (importlib, so the AST walk above cannot see them): each
+    must defer what loads the bindings to the command that needs it. Checked in a fresh process."""
+    code = (
+        "import sys\n"
+        "from cli.main import build_parser\n"
+        "build_parser()\n"
+        "import controller.app, controller.service.all\n"
+        "print(sorted(m for m in sys.modules if m in ('rados', 'rbd', 'cephfs')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"loaded: {out.stdout.strip()}"

@@ -14,7 +14,7 @@ from helpers import oracle
 from helpers.agent_ctx import Agent, InlineOps, make_cluster
 from nacl.public import PrivateKey
 
-from agent.ceph.cluster import Timeouts
+from agent.config import Timeouts
 from agent.context import AgentContext
 from agent.identity import Identity
 from lab.model import LabInfo
