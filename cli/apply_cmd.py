@@ -18,8 +18,8 @@ import msgspec
 
 from bus.client import request
 from bus.config import load_toml
-from bus.connect import PermissionLog, connect
-from cli.req_cmd import exit_code
+from bus.connect import PermissionLog
+from cli.req_cmd import cli_connect, print_error
 from schemas.ctl import GroupApplied, OpRecord
 from schemas.errors import CephDRError, DeadlineExceeded
 from schemas.group import GroupSpec
@@ -45,26 +45,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.file)
     except CephDRError as err:
-        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
-        return exit_code(err)
+        return print_error(err)
     return asyncio.run(_run(args, spec))
 
 
 async def _run(args: argparse.Namespace, spec: GroupSpec) -> int:
     perms = PermissionLog()
     try:
-        nc = await connect(
-            args.nats,
-            name=f"cephdr-cli-{os.getuid()}",
-            credentials=args.creds,
-            permissions=perms,
-            forever=False,
-        )
-    except Exception as exc:
-        print(
-            json.dumps({"error": {"code": "unavailable", "message": f"cannot connect to {args.nats}: {exc}"}})
-        )
-        return 4
+        nc = await cli_connect(args, perms)
+    except CephDRError as err:
+        return print_error(err)
     body = {
         "request_id": f"apply-{uuid.uuid4().hex[:16]}",
         "spec": msgspec.to_builtins(spec),
@@ -82,8 +72,7 @@ async def _run(args: argparse.Namespace, spec: GroupSpec) -> int:
         print(json.dumps(msgspec.to_builtins(applied), indent=2))
         return 0
     except CephDRError as err:
-        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
-        return exit_code(err)
+        return print_error(err)
     finally:
         await nc.close()
 

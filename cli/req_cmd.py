@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import msgspec
+from nats.aio.client import Client as NATS
 
 from bus.client import request
 from bus.connect import PermissionLog, connect
@@ -55,10 +56,16 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, body.encode()))
 
 
-async def _run(args: argparse.Namespace, body: bytes) -> int:
-    perms = PermissionLog()
+def print_error(err: CephDRError) -> int:
+    """The structured error as JSON on stdout; returns the exit code it means."""
+    print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
+    return exit_code(err)
+
+
+async def cli_connect(args: argparse.Namespace, perms: PermissionLog) -> NATS:
+    """The operator's connection (`--nats`, `--creds`): fails fast instead of retrying forever."""
     try:
-        nc = await connect(
+        return await connect(
             args.nats,
             name=f"cephdr-cli-{os.getuid()}",
             credentials=args.creds,
@@ -66,15 +73,19 @@ async def _run(args: argparse.Namespace, body: bytes) -> int:
             forever=False,
         )
     except Exception as exc:
-        print(
-            json.dumps({"error": {"code": "unavailable", "message": f"cannot connect to {args.nats}: {exc}"}})
-        )
-        return 4
+        raise Unavailable(f"cannot connect to {args.nats}: {exc}", where=args.nats) from None
+
+
+async def _run(args: argparse.Namespace, body: bytes) -> int:
+    perms = PermissionLog()
+    try:
+        nc = await cli_connect(args, perms)
+    except CephDRError as err:
+        return print_error(err)
     try:
         reply = await request(nc, args.subject, body, timeout=args.timeout, permissions=perms)
     except CephDRError as err:
-        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
-        return exit_code(err)
+        return print_error(err)
     finally:
         await nc.close()
     print(json.dumps(reply, indent=2))
