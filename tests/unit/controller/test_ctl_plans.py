@@ -90,11 +90,14 @@ ALL_PLANS = _all_plans()
 
 
 def _known_actions() -> set[str]:
-    """The actions controller/actions.py registers, read from its source (it is not imported here:
-    it talks to NATS)."""
-    tree = ast.parse((ROOT / "controller" / "actions.py").read_text())
+    """The actions the modules of controller/actions/ register, read from their source (they are
+    not imported here: they talk to NATS)."""
     names = set()
-    for node in ast.walk(tree):
+    nodes = [
+        n for f in (ROOT / "controller" / "actions").glob("*.py") for n in ast.walk(ast.parse(f.read_text()))
+    ]
+    assert nodes, "no action modules found"
+    for node in nodes:
         if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef):
             for d in node.decorator_list:
                 if isinstance(d, ast.Call) and getattr(d.func, "id", None) == "action":
