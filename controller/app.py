@@ -24,11 +24,14 @@ from bus.connect import PermissionLog, connect
 from bus.jetstream import ensure_events_stream, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
+from bus.version import cephdr_version
 from controller.actions import Env
 from controller.agents import Agents
 from controller.config import ControllerConfig
 from controller.context import ControllerContext
+from controller.ops import machine, plans
 from controller.runner import Runner
+from controller.service.groups import new_op_id
 from controller.service.registry import router
 from controller.service.status import group_statuses
 from controller.sites import Sites
@@ -40,13 +43,6 @@ from schemas.status import Heartbeat
 log = logging.getLogger(__name__)
 
 
-def controller_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cephdr")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 class Controller:
@@ -86,7 +82,7 @@ class Controller:
         host = ServiceHost(
             nc,
             name="cephdr-controller",
-            version=controller_version(),
+            version=cephdr_version(),
             description="cephdr controller: protection groups, peering, failover and failback",
             prefix=self.ctl_prefix(),
             router=router,
@@ -139,9 +135,6 @@ class Controller:
 
     async def _reconcile_loop(self) -> None:
         """Reconcile every idle group now and then: drift is repaired and reported as an event."""
-        from controller.ops import machine, plans
-        from controller.service.groups import new_op_id
-
         interval = self.cfg.controller.reconcile_interval
         if interval <= 0:
             return

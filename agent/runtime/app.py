@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 import msgspec
 
@@ -35,6 +34,7 @@ from bus.connect import connect
 from bus.jetstream import ensure_events_stream, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
+from bus.version import cephdr_version
 from schemas.fencing import FenceEvent
 from schemas.ids import SiteName
 from schemas.ops import OpEvent, OpRecord
@@ -43,18 +43,13 @@ from schemas.status import Heartbeat, SiteStatus, StatusCounts, event_subject
 log = logging.getLogger(__name__)
 
 
-def agent_version() -> str:
-    try:
-        return version("cephdr")
-    except PackageNotFoundError:  # running from a source tree
-        return "0.0.0"
 
 
 class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.site = SiteName(cfg.site)
-        self.version = agent_version()
+        self.version = cephdr_version()
         self.identity = Identity.load_or_create(cfg.agent.identity_file)
         self.executor = CephExecutor(max_workers=cfg.ceph.max_workers)
         self.cluster = CephCluster(

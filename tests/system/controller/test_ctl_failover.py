@@ -268,7 +268,7 @@ async def test_planned_failover_and_back_is_rpo_zero_even_with_a_controller_cras
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     done_at_kill = {s.name for s in seen.steps if s.state == "done"}
-    lab_controller.start(lab)
+    await asyncio.to_thread(lab_controller.start, lab)
     op = await ctl.wait_op(accepted.op_id)
     assert op.state == "succeeded", describe(op)
     for s in op.steps:
