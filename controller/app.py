@@ -43,8 +43,6 @@ from schemas.status import Heartbeat
 log = logging.getLogger(__name__)
 
 
-
-
 class Controller:
     def __init__(self, cfg: ControllerConfig) -> None:
         self.cfg = cfg

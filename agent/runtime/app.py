@@ -43,8 +43,6 @@ from schemas.status import Heartbeat, SiteStatus, StatusCounts, event_subject
 log = logging.getLogger(__name__)
 
 
-
-
 class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
