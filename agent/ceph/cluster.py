@@ -4,6 +4,14 @@ librados' own timeouts (`rados_mon_op_timeout`, `rados_osd_op_timeout`, `client_
 set so a thread blocked on a dead cluster is eventually released; the executor's deadline answers
 the caller long before that. A handle that Ceph shut down (blocklisted, ESHUTDOWN) is dropped and a
 new one made on the next call.
+
+Manager commands are the exception. librados' `mgr_command` waits on a completion that lives on
+its own stack for at most `rados_mon_op_timeout`, then returns without withdrawing the command; a
+late answer from the mgr then completes freed memory and the process dies in `ms_dispatch`
+(seen on the lab when a returning site's mgr answered a timed-out schedule command). So manager
+commands go through a second handle with `rados_mon_op_timeout=0`, on a `DetachedLane`: the
+caller still gets its deadline, the thread waits for the mgr's answer (librados resends pending
+commands to a new active mgr), and at most a few such threads may be waiting at once.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any, TypeVar
 import rados
 
 from agent.ceph.errmap import map_errno
-from agent.ceph.executor import CephExecutor
+from agent.ceph.executor import CephExecutor, DetachedLane
 from agent.config import Timeouts
 from schemas.errors import CephDRError, DeadlineExceeded, Internal, Unavailable
 
@@ -41,6 +49,7 @@ class CephCluster:
         keyring: str | None = None,
         executor: CephExecutor,
         timeouts: Timeouts | None = None,
+        mgr_max_pending: int = 4,
     ) -> None:
         self.conffile = conffile
         self.name = name
@@ -48,15 +57,18 @@ class CephCluster:
         self.executor = executor
         self.timeouts = timeouts or Timeouts()
         self._handle: rados.Rados | None = None
+        self._mgr_handle: rados.Rados | None = None
         self._handle_lock = threading.Lock()
+        self.mgr_lane = DetachedLane(max_pending=mgr_max_pending, name="ceph-mgr")
         self.reachable: bool | None = None
         self.last_error: str | None = None
         self.last_ok_at: float | None = None
 
-    def _conf(self) -> dict[str, str]:
+    def _conf(self, *, for_mgr: bool = False) -> dict[str, str]:
         t = self.timeouts
         conf = {
-            "rados_mon_op_timeout": str(math.ceil(t.mon_op)),
+            # 0 on the mgr handle: see the module docstring
+            "rados_mon_op_timeout": "0" if for_mgr else str(math.ceil(t.mon_op)),
             "rados_osd_op_timeout": str(math.ceil(t.osd_op)),
             "client_mount_timeout": str(math.ceil(t.connect)),
             # a site agent must not spam the cluster log or stderr with librados chatter
@@ -67,34 +79,50 @@ class CephCluster:
             conf["keyring"] = self.keyring
         return conf
 
-    def _connected_handle(self) -> rados.Rados:
-        """Runs in a pool thread: return the live handle, connecting first if there is none."""
+    def _connected_handle(self, *, for_mgr: bool = False) -> rados.Rados:
+        """Runs in a worker thread: return the live handle, connecting first if there is none."""
         with self._handle_lock:
-            if self._handle is not None:
-                return self._handle
-            r = rados.Rados(conffile=self.conffile, name=self.name, conf=self._conf())
+            h = self._mgr_handle if for_mgr else self._handle
+            if h is not None:
+                return h
+            r = rados.Rados(conffile=self.conffile, name=self.name, conf=self._conf(for_mgr=for_mgr))
             try:
                 r.connect(timeout=math.ceil(self.timeouts.connect))
             except BaseException:
                 shutdown_detached(r, "rados")
                 raise
-            self._handle = r
+            if for_mgr:
+                self._mgr_handle = r
+            else:
+                self._handle = r
             return r
 
     def _drop_handle(self) -> None:
         with self._handle_lock:
-            h, self._handle = self._handle, None
-        if h is not None:
-            shutdown_detached(h, "rados")
+            handles = (self._handle, self._mgr_handle)
+            self._handle = self._mgr_handle = None
+        for h in handles:
+            if h is not None:
+                shutdown_detached(h, "rados")
 
-    async def call(self, fn: Callable[[rados.Rados], T], *, what: str, deadline: float | None = None) -> T:
-        """Run `fn(rados_handle)` in the pool with a deadline; map errors; track reachability."""
+    async def call(
+        self,
+        fn: Callable[[rados.Rados], T],
+        *,
+        what: str,
+        deadline: float | None = None,
+        mgr: bool = False,
+    ) -> T:
+        """Run `fn(rados_handle)` in the pool with a deadline; map errors; track reachability.
+
+        `mgr=True` runs it on the manager handle and lane (see the module docstring)."""
 
         def job() -> T:
-            return fn(self._connected_handle())
+            return fn(self._connected_handle(for_mgr=mgr))
 
+        runner = self.mgr_lane.call if mgr else self.executor.call
         try:
-            result = await self.executor.call(job, deadline=deadline or self.timeouts.op, what=what)
+            result = await runner(job, deadline=deadline or self.timeouts.op, what=what)
         except CephDRError as err:
             n = err.details.get("errno")
             if isinstance(n, int) and n in _DROP_HANDLE_ERRNOS:
@@ -143,12 +171,12 @@ class CephCluster:
 
         def run(r: rados.Rados) -> bytes:
             send = r.mon_command if target == "mon" else r.mgr_command
-            ret, out, outs = send(payload, inbuf, timeout=math.ceil(dl))
+            ret, out, outs = send(payload, inbuf)  # the bindings ignore a timeout argument
             if ret < 0:
                 raise map_errno(-ret, outs.strip() or f"{target} command failed", where=where)
             return bytes(out)
 
-        return await self.call(run, what=where, deadline=dl)
+        return await self.call(run, what=where, deadline=dl, mgr=target == "mgr")
 
     async def probe(self, *, deadline: float | None = None) -> bool:
         """Is the cluster answering? A cheap mon round trip; never raises."""
@@ -159,6 +187,7 @@ class CephCluster:
         return True
 
     def close(self) -> None:
+        self.mgr_lane.shutdown()
         self._drop_handle()
 
 

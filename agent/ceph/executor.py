@@ -9,6 +9,7 @@ the pool once and then every new call fails at once with `Unavailable` instead o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -87,3 +88,76 @@ class CephExecutor:
             self._closed = True
         # abandoned calls may still be blocked inside librados: don't wait for them
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DetachedLane:
+    """Blocking calls that must be allowed to run to completion, each on a daemon thread of its own.
+
+    For librados calls that cannot be given a timeout safely (`mgr_command`, see
+    `agent.ceph.cluster`): the caller still gets its deadline, but the thread is never abandoned
+    inside librados with a dangling completion; it waits for Ceph's late answer. Daemon threads so
+    a stuck call never holds up process exit (a pool's workers are joined at exit). At most
+    `max_pending` calls may be outstanding; past that, calls fail at once with `Unavailable`.
+    """
+
+    def __init__(self, *, max_pending: int = 4, name: str = "ceph-lane") -> None:
+        self._max_pending = max_pending
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._name = name
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def call(self, fn: Callable[[], T], *, deadline: float, what: str) -> T:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("agent is shutting down", where=what)
+            if self._pending >= self._max_pending:
+                raise Unavailable(
+                    f"{self._pending} {self._name} calls still waiting for Ceph past their"
+                    " deadlines: daemon unresponsive",
+                    where=what,
+                )
+            self._pending += 1
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        ctx = contextvars.copy_context()
+
+        def settle(ok: bool, value: object) -> None:
+            if fut.done():  # the caller gave up (deadline or cancellation)
+                return
+            if ok:
+                fut.set_result(value)  # type: ignore[arg-type]
+            else:
+                assert isinstance(value, BaseException)
+                fut.set_exception(value)
+
+        def run() -> None:
+            try:
+                result = ctx.run(fn)
+            except BaseException as exc:
+                outcome: tuple[bool, object] = (False, exc)
+            else:
+                outcome = (True, result)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=run, name=self._name, daemon=True).start()
+        try:
+            return await asyncio.wait_for(fut, timeout=deadline)
+        except TimeoutError:
+            raise DeadlineExceeded(f"no answer from Ceph within {deadline:g}s", where=what) from None
+        except CephDRError:
+            raise
+        except Exception as exc:
+            raise map_exception(exc, where=what) from exc
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
