@@ -140,7 +140,9 @@ class Controller:
             await asyncio.sleep(interval)
             try:
                 for g in await self.ctx.store.groups():
-                    if g.active_op is None:
+                    # a reconcile needs both sites; with one down it would only wait and then
+                    # hold the group against the failover an operator is about to ask for
+                    if g.active_op is None and all(self.sites.alive(s) for s in g.spec.sites):
                         op = machine.new_op(
                             new_op_id("reconcile"),
                             "reconcile",

@@ -73,13 +73,13 @@ class Runner:
                 resumed.append(op.op_id)
         return resumed
 
-    async def cancel(self, op_id: str) -> OpRecord:
+    async def cancel(self, op_id: str, reason: str = "cancelled") -> OpRecord:
         async with self._lock:
             op = self.current.get(op_id) or await self.store.op(op_id)
             if op is None:
                 raise NotFound(f"no operation {op_id}", where="op_id")
             try:
-                op = machine.cancel(op, time.time())
+                op = machine.cancel(op, time.time(), reason)
             except machine.OpStateError as exc:
                 raise Conflict(str(exc), where="op_id") from None
             self.current[op_id] = op

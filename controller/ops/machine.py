@@ -148,7 +148,7 @@ def safe_condition(op: OpRecord) -> str:
     )
 
 
-def cancel(op: OpRecord, now: float) -> OpRecord:
+def cancel(op: OpRecord, now: float, reason: str = "cancelled") -> OpRecord:
     """Cancel an operation that has not passed its point of no return. A step in flight is left to
     its idempotent end; nothing after it runs."""
     if op.state in FINISHED:
@@ -159,7 +159,7 @@ def cancel(op: OpRecord, now: float) -> OpRecord:
             "it can only finish (or fail and be retried)"
         )
     steps = [
-        replace(s, state="skipped", message="cancelled") if s.state == "pending" else s for s in op.steps
+        replace(s, state="skipped", message=reason) if s.state == "pending" else s for s in op.steps
     ]
     return replace(
         op,
@@ -168,7 +168,7 @@ def cancel(op: OpRecord, now: float) -> OpRecord:
         cancel_requested=True,
         finished_at=now,
         updated_at=now,
-        message="cancelled before any change to the primary",
+        message=f"{reason} before any change to the primary",
     )
 
 

@@ -3,10 +3,16 @@
 Both answer `Accepted` at once with the operation id; progress is on `cephdr.ctl.evt.op` and in
 `cephdr.ctl.op.get`. A planned failover never escalates to a forced one: when its prechecks fail
 it fails, having changed nothing, and says why.
+
+A failover or failback preempts a reconcile that holds the group (the periodic one may have
+started just before the site died and would wait on it for minutes); a reconcile changes nothing a
+failover depends on and is cancelled at a step boundary. Any other operation makes the request
+`busy`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from controller.context import ControllerContext
@@ -15,7 +21,8 @@ from controller.service.groups import get, new_op_id, start_op
 from controller.service.registry import router
 from schemas.common import Accepted
 from schemas.ctl import Failback, Failover, GroupRef, OpRecord
-from schemas.errors import Busy, Conflict, InvalidRequest, require_confirmation
+from schemas.errors import Busy, Conflict, InvalidRequest, NotFound, require_confirmation
+from schemas.group import GroupRecord
 from schemas.ids import SiteName
 
 
@@ -32,12 +39,6 @@ async def failover(ctx: ControllerContext, req: Failover) -> Accepted:
         require_confirmation(
             req.confirm, req.group, "a forced failover (the primary's unreplicated writes are lost)"
         )
-    if rec.active_op:
-        raise Busy(
-            f"group {req.group} is busy with operation {rec.active_op}",
-            where="$.group",
-            details={"active_op": rec.active_op},
-        )
     if target == rec.primary:
         raise Conflict(f"{target} is already the primary of {req.group} (epoch {rec.epoch})", where="$.to")
     if rec.owed is not None and rec.owed.site == target:
@@ -45,6 +46,7 @@ async def failover(ctx: ControllerContext, req: Failover) -> Accepted:
             f"{target} was failed away from and has not been resynced: use failback, not failover",
             where="$.to",
         )
+    rec = await _free(ctx, rec, "failover")  # last: a refused request must change nothing
     now = time.time()
     if req.force:
         op_id = new_op_id("unplanned")
@@ -88,18 +90,14 @@ async def failback(ctx: ControllerContext, req: Failback) -> Accepted:
             "use a planned failover to move it",
             where="$.group",
         )
-    if rec.active_op:
-        raise Busy(
-            f"group {req.group} is busy with operation {rec.active_op}",
-            where="$.group",
-            details={"active_op": rec.active_op},
-        )
+    owed = rec.owed
     if not rec.spec.two_way:
         raise Conflict(
             f"group {req.group} is one-way (two_way = false): nothing replicates back to "
-            f"{rec.owed.site}, so a failback would lose what {rec.primary} wrote; make it two-way first",
+            f"{owed.site}, so a failback would lose what {rec.primary} wrote; make it two-way first",
             where="$.group",
         )
+    rec = await _free(ctx, rec, "failback")  # last: a refused request must change nothing
     op_id = new_op_id("failback")
     op = machine.new_op(
         op_id,
@@ -108,9 +106,29 @@ async def failback(ctx: ControllerContext, req: Failback) -> Accepted:
         plans.failback(rec, op_id=op_id),
         now=time.time(),
         source=rec.primary,
-        target=rec.owed.site,
+        target=owed.site,
         epoch=rec.epoch + 1,
         request_id=req.request_id,
         actor=req.actor,
     )
     return await start_op(ctx, op)
+
+
+async def _free(ctx: ControllerContext, rec: GroupRecord, by: str) -> GroupRecord:
+    """The group with no operation holding it: a reconcile is cancelled, anything else is `busy`."""
+    for _ in range(3):
+        if rec.active_op is None:
+            return rec
+        active = ctx.runner.current.get(rec.active_op) or await ctx.store.op(rec.active_op)
+        if active is None or active.kind != "reconcile" or active.state in machine.FINISHED:
+            break
+        with contextlib.suppress(NotFound, Conflict):  # it ended meanwhile: read the group again
+            await ctx.runner.cancel(active.op_id, reason=f"preempted by a {by}")
+        rec = await get(ctx, GroupRef(group=rec.spec.name))
+    if rec.active_op is None:
+        return rec
+    raise Busy(
+        f"group {rec.spec.name} is busy with operation {rec.active_op}",
+        where="$.group",
+        details={"active_op": rec.active_op},
+    )

@@ -163,8 +163,14 @@ async def test_peer_connect_is_sealed_and_group_requests_guard_their_state(
     rec: GroupRecord = await ctl.req("group.get", group=name)
     assert rec.primary == "site-a" and rec.epoch == 1 and rec.active_op is None
 
-    # an operation in flight holds the group; cancelling it before the demote changes nothing
+    # a failover preempts a reconcile holding the group (a periodic one can be waiting on a dead site)
+    reco = await ctl.req("group.reconcile", request_id=rid(), group=name)
     accepted = await ctl.req("failover", request_id=rid(), group=name)
+    preempted: OpRecord = await ctl.req("op.get", op_id=reco.op_id)
+    assert preempted.state == "cancelled", describe(preempted)
+    assert "preempted by a failover" in (preempted.message or ""), describe(preempted)
+
+    # an operation in flight holds the group; cancelling it before the demote changes nothing
     with pytest.raises(Busy):
         await ctl.req("failover", request_id=rid(), group=name)
     try:
