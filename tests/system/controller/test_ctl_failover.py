@@ -279,12 +279,6 @@ async def test_planned_failover_and_back_is_rpo_zero_even_with_a_controller_cras
     await async_wait_for(lambda: group_ok(ctl, g, "site-a"), timeout=300, interval=3, what="a primary again")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="BUG (open, issue 4 note): a returning site's agent can die of a librados segfault "
-    "(ms_dispatch in libceph-common) when an mgr command it timed out is answered late; "
-    "the failback then fails with 'nobody serves cephdr.agent.site-a...'",
-)
 async def test_unplanned_failover_then_failback_leaves_no_split_brain(
     lab: LabInfo, ctl: Ctl, group: Group
 ) -> None:
