@@ -4,6 +4,9 @@ A site is alive while its agent's heartbeats keep arriving (within `timeout_s`) 
 cluster answers. Ages are measured on the controller's monotonic clock from when a heartbeat
 arrived, never from the agent's wall clock (the two machines' clocks may disagree); a heartbeat
 read back from KV at start-up counts as seen at start-up only if it is recent by its own clock.
+
+For automatic failover it also remembers since when each agent has said its own cluster, or a
+peer's, is unreachable (the witness): a verdict has to have held for `down_after`, not just now.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class Sites:
         self.timeout_s = timeout_s
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
+        self._cluster_down_since: dict[str, float] = {}
+        self._peer_down_since: dict[tuple[str, str], float] = {}  # (observer, target) -> since
 
     def observe(self, hb: Heartbeat, *, wall_age_s: float | None = None) -> bool:
         """Record a heartbeat; True when it is news (first one, or the site's key or version
@@ -38,6 +43,18 @@ class Sites:
         if old is not None and old.at > at:
             return False
         self._seen[hb.site] = _Seen(hb, at)
+        if hb.cluster_reachable:
+            self._cluster_down_since.pop(hb.site, None)
+        else:
+            self._cluster_down_since.setdefault(hb.site, at)
+        for target, reachable in hb.peer_reachable.items():
+            if reachable is False:
+                self._peer_down_since.setdefault((hb.site, target), at)
+            else:  # reachable, or not probed yet: the witness has nothing against the target
+                self._peer_down_since.pop((hb.site, target), None)
+        for observer, target in [k for k in self._peer_down_since if k[0] == hb.site]:
+            if target not in hb.peer_reachable:
+                del self._peer_down_since[(observer, target)]
         return old is None or (old.hb.public_key, old.hb.version) != (hb.public_key, hb.version)
 
     def heartbeat(self, site: str) -> Heartbeat | None:
@@ -55,6 +72,32 @@ class Sites:
     def alive(self, site: str) -> bool:
         hb = self.heartbeat(site)
         return self.heard(site) and hb is not None and hb.cluster_reachable
+
+    def lost_for(self, site: str) -> tuple[float, str] | None:
+        """How long, as the controller sees it, `site` has been lost, and how; None while alive.
+        Silent: since its last heartbeat. Heard but its cluster unreachable: since it first said so."""
+        age = self.age(site)
+        if age is None:
+            return None  # never heard: nothing to have lost
+        if age > self.timeout_s:
+            return age, f"no heartbeat from its agent for {age:.0f}s"
+        since = self._cluster_down_since.get(site)
+        if since is not None:
+            d = max(0.0, self.clock() - since)
+            return d, f"its agent has reported its Ceph cluster unreachable for {d:.0f}s"
+        return None
+
+    def witness(self, observer: str, target: str) -> tuple[bool | None, float]:
+        """What `observer`'s agent says of `target`'s cluster: reachable (True/False; None when
+        the observer is not heard or has not probed it) and for how long it has said unreachable."""
+        if not self.heard(observer):
+            return None, 0.0
+        hb = self.heartbeat(observer)
+        reachable = hb.peer_reachable.get(target) if hb else None
+        since = self._peer_down_since.get((observer, target))
+        return reachable, (
+            max(0.0, self.clock() - since) if since is not None and reachable is False else 0.0
+        )
 
     def why_not_alive(self, site: str) -> str:
         age = self.age(site)

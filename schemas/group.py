@@ -19,6 +19,10 @@
     fs = "cephfs"
     dirs = ["/shared"]
 
+    [auto]                      # automatic failover (schemas/policy.py); off by default
+    enabled = true
+    down_after = "60s"
+
 The controller keeps a `GroupRecord` per group: the spec as applied plus what it owns (current
 primary, fencing epoch, the operation running on the group, what a returning site still owes).
 """
@@ -32,6 +36,7 @@ from msgspec import Meta
 
 from schemas.fs import check_schedule, parse_retention
 from schemas.ids import Dir, DirPath, Fs, Group, Image, Op, Pool, Site, SiteName
+from schemas.policy import AutoFailover, Pause
 from schemas.rbd import ImageMode, Interval, StartTime
 
 
@@ -123,6 +128,7 @@ class GroupSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     rbd: list[RbdMember] = msgspec.field(default_factory=list)
     fs: list[FsMember] = msgspec.field(default_factory=list)
     schedule: Schedule = msgspec.field(default_factory=Schedule)
+    auto: AutoFailover = msgspec.field(default_factory=AutoFailover)
     description: Annotated[str, Meta(max_length=512)] = ""
 
     def __post_init__(self) -> None:
@@ -181,6 +187,8 @@ class GroupRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     last_op: Op | None = None
     owed: Owed | None = None
     reconciled: ReconcileSummary | None = None
+    paused: Pause | None = None  # automatic actions held for this group
+    auto_failovers: list[float] = msgspec.field(default_factory=list)  # when (wall clock), last 10
 
     @property
     def name(self) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from ctl_unit_build import KEY_1, KEY_2, A, B, heartbeat
+from msgspec.structs import replace
 
 from controller.sites import Sites
 from schemas.errors import Unavailable
+from schemas.ids import SiteName
+from schemas.status import Heartbeat
 
 
 class Clock:
@@ -128,3 +131,59 @@ def test_info_reports_the_heartbeat(sites: Sites, clock: Clock) -> None:
     clock.t += 3.0
     info = sites.info(A)
     assert (info.alive, info.version, info.public_key, info.age_s) == (True, "1.4", KEY_2, 3.0)
+
+
+def _hb(
+    site: str, *, seq: int, reachable: bool = True, peer: dict[str, bool | None] | None = None
+) -> Heartbeat:
+    return replace(heartbeat(SiteName(site), reachable=reachable, seq=seq), peer_reachable=peer or {})
+
+
+def test_a_silent_site_is_lost_for_as_long_as_it_is_silent_past_the_timeout(
+    sites: Sites, clock: Clock
+) -> None:
+    sites.observe(_hb(A, seq=1))
+    assert sites.lost_for(A) is None
+    clock.t += 14
+    assert sites.lost_for(A) is None  # within the heartbeat timeout: not lost
+    clock.t += 26
+    lost = sites.lost_for(A)
+    assert lost is not None and lost[0] == 40 and "no heartbeat" in lost[1]
+    sites.observe(_hb(A, seq=2))
+    assert sites.lost_for(A) is None
+
+
+def test_a_site_whose_agent_reports_its_cluster_down_is_lost_since_the_first_such_report(
+    sites: Sites, clock: Clock
+) -> None:
+    sites.observe(_hb(A, seq=1, reachable=False))
+    clock.t += 5
+    sites.observe(_hb(A, seq=2, reachable=False))
+    clock.t += 5
+    lost = sites.lost_for(A)
+    assert lost is not None and lost[0] == 10 and "cluster unreachable" in lost[1]
+    sites.observe(_hb(A, seq=3, reachable=True))
+    assert sites.lost_for(A) is None
+    sites.observe(_hb(A, seq=4, reachable=False))  # flapping: the count starts again
+    clock.t += 3
+    assert sites.lost_for(A) == (3, "its agent has reported its Ceph cluster unreachable for 3s")
+
+
+def test_the_witness_counts_from_its_first_unreachable_report_and_resets_on_any_other(
+    sites: Sites, clock: Clock
+) -> None:
+    assert sites.witness(B, A) == (None, 0.0)  # never heard
+    sites.observe(_hb(B, seq=1, peer={A: None}))
+    assert sites.witness(B, A) == (None, 0.0)  # no probe yet
+    sites.observe(_hb(B, seq=2, peer={A: False}))
+    clock.t += 10
+    sites.observe(_hb(B, seq=3, peer={A: False}))
+    clock.t += 5
+    assert sites.witness(B, A) == (False, 15.0)
+    sites.observe(_hb(B, seq=4, peer={A: True}))
+    assert sites.witness(B, A) == (True, 0.0)
+    sites.observe(_hb(B, seq=5, peer={A: False}))
+    clock.t += 2
+    assert sites.witness(B, A) == (False, 2.0)
+    clock.t += 20  # the witness itself falls silent: it says nothing any more
+    assert sites.witness(B, A) == (None, 0.0)
