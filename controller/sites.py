@@ -33,6 +33,7 @@ class Sites:
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
         self._cluster_down_since: dict[str, float] = {}
+        self._alive_since: dict[str, float] = {}
         self._peer_down_since: dict[tuple[str, str], float] = {}  # (observer, target) -> since
 
     def observe(self, hb: Heartbeat, *, wall_age_s: float | None = None) -> bool:
@@ -42,6 +43,11 @@ class Sites:
         old = self._seen.get(hb.site)
         if old is not None and old.at > at:
             return False
+        was_alive = old is not None and at - old.at <= self.timeout_s and old.hb.cluster_reachable
+        if not hb.cluster_reachable:
+            self._alive_since.pop(hb.site, None)
+        elif not was_alive or hb.site not in self._alive_since:
+            self._alive_since[hb.site] = at
         self._seen[hb.site] = _Seen(hb, at)
         if hb.cluster_reachable:
             self._cluster_down_since.pop(hb.site, None)
@@ -86,6 +92,13 @@ class Sites:
             d = max(0.0, self.clock() - since)
             return d, f"its agent has reported its Ceph cluster unreachable for {d:.0f}s"
         return None
+
+    def alive_for(self, site: str) -> float | None:
+        """How long `site` has been alive without a gap; None while it is not alive."""
+        since = self._alive_since.get(site)
+        if since is None or not self.alive(site):
+            return None
+        return max(0.0, self.clock() - since)
 
     def witness(self, observer: str, target: str) -> tuple[bool | None, float]:
         """What `observer`'s agent says of `target`'s cluster: reachable (True/False; None when

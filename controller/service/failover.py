@@ -20,7 +20,7 @@ from controller.ops import machine, plans
 from controller.service.groups import get, new_op_id, start_op
 from controller.service.registry import router
 from schemas.common import Accepted
-from schemas.ctl import Failback, Failover, GroupRef, OpRecord
+from schemas.ctl import Failback, Failover, GroupRef, OpKind, OpRecord
 from schemas.errors import Busy, Conflict, InvalidRequest, NotFound, require_confirmation
 from schemas.group import GroupRecord
 from schemas.ids import SiteName
@@ -46,36 +46,37 @@ async def failover(ctx: ControllerContext, req: Failover) -> Accepted:
             f"{target} was failed away from and has not been resynced: use failback, not failover",
             where="$.to",
         )
+    return await start_failover(ctx, rec, target, force=req.force, request_id=req.request_id, actor=req.actor)
+
+
+async def start_failover(
+    ctx: ControllerContext,
+    rec: GroupRecord,
+    target: SiteName,
+    *,
+    force: bool,
+    request_id: str | None,
+    actor: str | None,
+) -> Accepted:
+    """Start a validated failover (the request handler and the autopilot both end here)."""
     rec = await _free(ctx, rec, "failover")  # last: a refused request must change nothing
-    now = time.time()
-    if req.force:
-        op_id = new_op_id("unplanned")
-        op = machine.new_op(
-            op_id,
-            "unplanned_failover",
-            req.group,
-            plans.unplanned_failover(rec, target),
-            now=now,
-            source=rec.primary,
-            target=target,
-            epoch=rec.epoch + 1,
-            request_id=req.request_id,
-            actor=req.actor,
-        )
-    else:
-        op_id = new_op_id("planned")
-        op = machine.new_op(
-            op_id,
-            "planned_failover",
-            req.group,
-            plans.planned_failover(rec, target, op_id=op_id),
-            now=now,
-            source=rec.primary,
-            target=target,
-            epoch=rec.epoch + 1,
-            request_id=req.request_id,
-            actor=req.actor,
-        )
+    kind: OpKind = "unplanned_failover" if force else "planned_failover"
+    op_id = new_op_id("unplanned" if force else "planned")
+    plan = (
+        plans.unplanned_failover(rec, target) if force else plans.planned_failover(rec, target, op_id=op_id)
+    )
+    op = machine.new_op(
+        op_id,
+        kind,
+        rec.spec.name,
+        plan,
+        now=time.time(),
+        source=rec.primary,
+        target=target,
+        epoch=rec.epoch + 1,
+        request_id=request_id,
+        actor=actor,
+    )
     return await start_op(ctx, op)
 
 
@@ -97,19 +98,28 @@ async def failback(ctx: ControllerContext, req: Failback) -> Accepted:
             f"{owed.site}, so a failback would lose what {rec.primary} wrote; make it two-way first",
             where="$.group",
         )
+    return await start_failback(ctx, rec, request_id=req.request_id, actor=req.actor)
+
+
+async def start_failback(
+    ctx: ControllerContext, rec: GroupRecord, *, request_id: str | None, actor: str | None
+) -> Accepted:
+    """Start a validated failback (the request handler and the autopilot both end here)."""
+    assert rec.owed is not None
+    owed = rec.owed
     rec = await _free(ctx, rec, "failback")  # last: a refused request must change nothing
     op_id = new_op_id("failback")
     op = machine.new_op(
         op_id,
         "failback",
-        req.group,
+        rec.spec.name,
         plans.failback(rec, op_id=op_id),
         now=time.time(),
         source=rec.primary,
         target=owed.site,
         epoch=rec.epoch + 1,
-        request_id=req.request_id,
-        actor=req.actor,
+        request_id=request_id,
+        actor=actor,
     )
     return await start_op(ctx, op)
 

@@ -187,3 +187,20 @@ def test_the_witness_counts_from_its_first_unreachable_report_and_resets_on_any_
     assert sites.witness(B, A) == (False, 2.0)
     clock.t += 20  # the witness itself falls silent: it says nothing any more
     assert sites.witness(B, A) == (None, 0.0)
+
+
+def test_a_returning_site_is_alive_for_as_long_as_heartbeats_have_come_without_a_gap(
+    sites: Sites, clock: Clock
+) -> None:
+    sites.observe(_hb(A, seq=1))
+    clock.t += 10
+    sites.observe(_hb(A, seq=2))
+    assert sites.alive_for(A) == 10
+    clock.t += 100  # silent: not alive, and the next heartbeat starts the count again
+    assert sites.alive_for(A) is None
+    sites.observe(_hb(A, seq=3))
+    clock.t += 4
+    sites.observe(_hb(A, seq=4))
+    assert sites.alive_for(A) == 4
+    sites.observe(_hb(A, seq=5, reachable=False))
+    assert sites.alive_for(A) is None
