@@ -32,6 +32,7 @@ def message_types() -> list[type[msgspec.Struct]]:
     from schemas.errors import ErrorReply
     from schemas.fencing import FenceEvent, FenceRecord
     from schemas.group import GroupSpec
+    from schemas.lease import LeaderEvent, LeaseRecord
     from schemas.ops import OpEvent
     from schemas.status import (
         DaemonEvent,
@@ -61,6 +62,8 @@ def message_types() -> list[type[msgspec.Struct]]:
         OpEvent,
         FenceEvent,
         FenceRecord,
+        LeaderEvent,
+        LeaseRecord,
         GroupSpec,
         CtlOpEvent,
         GroupEvent,

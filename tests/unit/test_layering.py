@@ -26,6 +26,7 @@ PURE = [
     "controller/checks.py",
     "controller/view.py",
     "controller/sites.py",
+    "controller/lease.py",
     "controller/policy.py",
 ]
 
