@@ -10,6 +10,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus import subjects
+from schemas.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +46,34 @@ async def state_kv(js: JetStreamContext) -> KeyValue:
         return await js.create_key_value(
             KeyValueConfig(bucket=subjects.STATE_BUCKET, history=5, description="cephdr state")
         )
+
+
+async def lease_kv(js: JetStreamContext, ttl: float) -> tuple[KeyValue, float]:
+    """The leader-lease bucket and its TTL as the server applies it. Its max age is the lease time:
+    the NATS server's clock expires a lease, not a controller's. A bucket made earlier with another
+    TTL keeps it (controllers with different configs must still agree on one expiry); the caller
+    gets the TTL in force and must reason with that one."""
+    try:
+        kv = await js.key_value(subjects.LEASE_BUCKET)
+    except NotFoundError:  # BucketNotFoundError is one
+        try:
+            kv = await js.create_key_value(
+                KeyValueConfig(
+                    bucket=subjects.LEASE_BUCKET,
+                    history=1,
+                    ttl=ttl,
+                    description="cephdr controller leader lease",
+                )
+            )
+            log.info("created KV %s (lease time %gs)", subjects.LEASE_BUCKET, ttl)
+        except BadRequestError:
+            # another controller created it between our look and our add
+            kv = await js.key_value(subjects.LEASE_BUCKET)
+    status = await kv.status()
+    if not status.ttl:
+        raise Conflict(
+            f"KV {subjects.LEASE_BUCKET} has no max age, so a dead leader's lease would never expire; "
+            "delete the bucket and start a controller again",
+            where=subjects.LEASE_BUCKET,
+        )
+    return kv, status.ttl

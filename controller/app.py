@@ -1,8 +1,13 @@
-"""The controller process: connect, learn sites, serve `cephdr.ctl.*`, resume operations,
-reconcile groups, evaluate alerts; drain on SIGTERM.
+"""The controller process: connect, learn sites, and either stand by or lead; drain on SIGTERM.
 
-Order matters: sites are loaded from KV before serving (a request right after a restart must not
-see an empty fleet), and unfinished operations resume before new ones are accepted.
+Every controller connects, keeps its view of the sites warm (KV, then heartbeats) and competes for
+the leader lease (controller/leader.py). Only the leader serves `cephdr.ctl.*`, resumes unfinished
+operations and runs the periodic loops (`leader_tasks`); on losing the lease it stops all of that
+at once and stands by again, leaving its operations `running` in KV for the next leader.
+
+Order matters when leading: sites are loaded from KV before serving (a request right after a
+takeover must not see an empty fleet), and unfinished operations resume before new ones are
+accepted.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -21,7 +27,7 @@ from agent.runtime import sdnotify
 from bus import subjects
 from bus.codec import encode
 from bus.connect import PermissionLog, connect
-from bus.jetstream import ensure_events_stream, state_kv
+from bus.jetstream import ensure_events_stream, lease_kv, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
 from bus.version import cephdr_version
@@ -29,19 +35,23 @@ from controller.actions import Env
 from controller.agents import Agents
 from controller.config import ControllerConfig
 from controller.context import ControllerContext
+from controller.leader import Leadership, new_holder_id
+from controller.lease import Lease
 from controller.ops import machine, plans
 from controller.runner import Runner
 from controller.service.groups import new_op_id
 from controller.service.registry import router
 from controller.service.status import group_statuses
 from controller.sites import Sites
-from controller.store import Store
+from controller.store import LeaseStore, Store
 from controller.view import alert_key
 from schemas.ctl import Alert, AlertEvent
 from schemas.status import Heartbeat
 
 log = logging.getLogger(__name__)
 
+# stopping the service must not hold up a step-down behind a dead connection
+HOST_STOP_TIMEOUT = 5.0
 
 class Controller:
     def __init__(self, cfg: ControllerConfig) -> None:
@@ -56,29 +66,82 @@ class Controller:
     def emit(self, kind: str, event: Any) -> None:
         self.outbox.put(f"{self.ctl_prefix()}.evt.{kind}", encode(event))
 
+    def leader_tasks(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """What only the leader runs, besides serving: started on taking the lease, cancelled on
+        losing it. One line per loop."""
+        return [
+            ("reconcile", self._reconcile_loop),
+            ("alerts", self._alert_loop),
+        ]
+
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.cfg
         perms = PermissionLog()
         nc = await connect(
             cfg.nats.servers, name="cephdr-controller", credentials=cfg.nats.credentials, permissions=perms
         )
+        self.nc = nc
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
         await ensure_events_stream(js, self.prefix)
         store = Store(await state_kv(js))
+        leases, ttl = await lease_kv(js, cfg.controller.lease_ttl)
+        renew = cfg.controller.lease_renew
+        if ttl != cfg.controller.lease_ttl:
+            # the server expires leases with the bucket's TTL: reason with that one
+            renew = min(renew, ttl / 3)
+            log.warning(
+                "KV %s expires leases after %gs, not lease_ttl = %gs: using %gs (renewing every %gs); "
+                "delete the bucket while no controller runs to change it",
+                subjects.LEASE_BUCKET, ttl, cfg.controller.lease_ttl, ttl, renew,
+            )
         self.outbox = Outbox(nc, js)
         self.outbox.start()
         await self._load_sites(store)
         hb_sub = await nc.subscribe(f"{self.prefix}.evt.*.heartbeat", cb=self._on_heartbeat)
 
+        self.holder = new_holder_id()
+        self.leadership = Leadership(
+            LeaseStore(leases),
+            Lease(ttl, renew),
+            self.holder,
+            lead=self._lead,
+            step_down=self._step_down,
+            emit=lambda e: self.emit("leader", e),
+        )
         agents = Agents(nc, prefix=self.prefix, timeout=cfg.controller.agent_timeout, permissions=perms)
         env = Env(agents=agents, store=store, sites=self.sites, poll_s=cfg.controller.poll_interval)
-        self.runner = Runner(env, self.emit)
+        self.runner = Runner(env, self.emit, is_leader=self.leadership.is_leader)
         self.ctx = ControllerContext(
-            env=env, runner=self.runner, events_subject=f"{self.ctl_prefix()}.evt.op"
+            env=env, runner=self.runner, events_subject=f"{self.ctl_prefix()}.evt.op", leader=self.holder
         )
+        self.host: ServiceHost[ControllerContext] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        # a standby is a healthy controller too: the watchdog follows the connection only
+        sdnotify.ready(f"up as {self.holder}; {len(self.sites.names())} sites known")
+        watchdog = asyncio.create_task(self._watchdog_loop(nc), name="watchdog")
+        try:
+            # returns on `stop`, after stepping down and releasing the lease if it held it
+            await self.leadership.run(stop)
+        finally:
+            sdnotify.stopping()
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watchdog
+            with contextlib.suppress(Exception):
+                await hb_sub.unsubscribe()
+            await self.outbox.flush(within=5)
+            await self.outbox.stop()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    async def _lead(self) -> None:
+        """Just took the lease: serve, resume what the previous leader left, run the loops."""
+        # what a standby saw of the fleet may be older than the heartbeats in KV
+        await self._load_sites(self.ctx.store)
         resumed = await self.runner.resume_all()
-        host = ServiceHost(
-            nc,
+        # a new host per term: one left half-stopped by a step-down on a dead connection stays out
+        self.host = ServiceHost(
+            self.nc,
             name="cephdr-controller",
             version=cephdr_version(),
             description="cephdr controller: protection groups, peering, failover and failback",
@@ -86,32 +149,29 @@ class Controller:
             router=router,
             ctx=self.ctx,
         )
-        await host.start()
+        await self.host.start()
         log.info("serving %s.>; resumed %d operation(s)", self.ctl_prefix(), len(resumed))
-        sdnotify.ready(f"serving; {len(self.sites.names())} sites known, {len(resumed)} ops resumed")
-        tasks = [
-            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
-            asyncio.create_task(self._alert_loop(), name="alerts"),
-            asyncio.create_task(self._watchdog_loop(nc), name="watchdog"),
-        ]
-        try:
-            await stop.wait()
-        finally:
-            sdnotify.stopping()
-            await host.stop()
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-            # running operations stay `running` in KV: the next controller resumes them
-            await self.runner.stop()
-            with contextlib.suppress(Exception):
-                await hb_sub.unsubscribe()
-            await self.outbox.flush(within=5)
-            await self.outbox.stop()
-            with contextlib.suppress(Exception):
-                await nc.drain()
+        self.tasks = [asyncio.create_task(fn(), name=name) for name, fn in self.leader_tasks()]
+
+    async def _step_down(self) -> None:
+        """Lost or gave up the lease: stop acting. The runner refuses to write from the lease's
+        end on (`is_leader`); here its tasks and the loops are cancelled before anything awaits."""
+        tasks, self.tasks = self.tasks, []
+        for t in tasks:
+            t.cancel()
+        # running operations stay `running` in KV: the next leader resumes them
+        await self.runner.stop()
+        host, self.host = self.host, None
+        if host is not None:
+            try:
+                await asyncio.wait_for(host.stop(), HOST_STOP_TIMEOUT)
+            except Exception as exc:
+                log.warning("stopping the service: %s", exc)
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self.alerts.clear()
+        log.warning("standing by: no longer serving %s.>", self.ctl_prefix())
 
     async def _load_sites(self, store: Store) -> None:
         for site in await store.heartbeat_sites():

@@ -12,6 +12,8 @@ agent_timeout = 30.0        # deadline of one request to an agent
 poll_interval = 2.0         # how often waiting steps look again
 reconcile_interval = 120.0  # every group is reconciled this often (drift repair); 0 = never
 alert_interval = 10.0       # alerts are evaluated (and raised/cleared as events) this often
+lease_ttl = 15.0            # leader lease: a dead leader's standby takes over within about this
+lease_renew = 5.0           # the leader renews this often (lease_renew * 2 < lease_ttl)
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class ControllerSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     poll_interval: Seconds = 2.0
     reconcile_interval: Annotated[float, Meta(ge=0, le=86400)] = 120.0
     alert_interval: Seconds = 10.0
+    lease_ttl: Annotated[float, Meta(ge=2, le=600)] = 15.0
+    lease_renew: Annotated[float, Meta(ge=0.5, le=300)] = 5.0
+
+    def __post_init__(self) -> None:
+        # at least two renewals per lease: one failed renew must not lose the lease
+        if self.lease_renew * 2 >= self.lease_ttl:
+            raise ValueError(
+                f"lease_renew ({self.lease_renew:g}) must be less than half of lease_ttl ({self.lease_ttl:g})"
+            )
 
 
 class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -15,6 +15,7 @@ class ControllerContext:
     env: Env
     runner: Runner
     events_subject: str  # where operation progress goes (`<prefix>.ctl.evt.op`)
+    leader: str = ""  # this controller's lease holder id: only the leader serves, so it is the leader's
 
     @property
     def store(self) -> Store:

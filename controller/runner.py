@@ -3,6 +3,10 @@
 The runner is the only writer of an operation's record while it runs, and an operation holds its
 group (`GroupRecord.active_op`) from creation to its end, so two operations never act on one group.
 At start the controller resumes every operation still `running` in KV (`resume_all`).
+
+Only the leader runs operations (`is_leader`, the lease): a runner whose controller lost the lease
+refuses to write an operation record from that moment on, even before its tasks are cancelled, so
+two controllers never write one record (the new leader resumes it from what is in KV).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from controller.actions import ACTIONS, Env, Step
 from controller.ops import machine
 from controller.store import Store
 from schemas.ctl import CtlOpEvent, GroupEvent, OpRecord
-from schemas.errors import CephDRError, Conflict, Internal, NotFound
+from schemas.errors import CephDRError, Conflict, Internal, NotFound, Unavailable
 from schemas.group import GroupRecord, ReconcileSummary
 
 log = logging.getLogger(__name__)
@@ -36,8 +40,10 @@ class Runner:
         *,
         step_retries: int = 3,
         retry_backoff_s: float = 2.0,
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
         self.env = env
+        self.is_leader = is_leader
         self.store: Store = env.store
         self.emit = emit
         self.step_retries = step_retries
@@ -49,6 +55,7 @@ class Runner:
     # -- starting, resuming, cancelling
     async def start(self, op: OpRecord) -> None:
         """Take the group for `op` (compare-and-set), persist the record, run it."""
+        self._must_lead()
         await self.update_group(op.group, lambda g: _take(g, op.op_id))
         await self.store.put_op(op)
         self._event(op, None)
@@ -82,6 +89,7 @@ class Runner:
                 op = machine.cancel(op, time.time(), reason)
             except machine.OpStateError as exc:
                 raise Conflict(str(exc), where="op_id") from None
+            self._must_lead()
             self.current[op_id] = op
             await self.store.put_op(op)
         task = self.tasks.get(op_id)
@@ -108,11 +116,17 @@ class Runner:
         for t in list(self.tasks.values()):
             with contextlib.suppress(BaseException):
                 await t
+        # what this runner last saw is stale once another controller may move the operations on
+        self.current.clear()
+
+    def _must_lead(self) -> None:
+        if not self.is_leader():
+            raise Unavailable("this controller is not the leader (it lost the lease); try again")
 
     # -- running
     async def _persist(self, op: OpRecord) -> None:
         async with self._lock:
-            if self.current.get(op.op_id, op).state == "cancelled":
+            if self.current.get(op.op_id, op).state == "cancelled" or not self.is_leader():
                 raise asyncio.CancelledError
             self.current[op.op_id] = op
             await self.store.put_op(op)

@@ -1,5 +1,6 @@
 """The controller's state in KV `cephdr_state` (adapter): groups, operations, fencing records,
-and the agents' heartbeats and status as they last wrote them.
+and the agents' heartbeats and status as they last wrote them. And the leader lease in KV
+`cephdr_leases` (`LeaseStore`; what the calls mean: controller/lease.py).
 
     group.<name>   GroupRecord      written by the controller (compare-and-set on its revision)
     op.<op_id>     OpRecord         written after every step of an operation
@@ -24,6 +25,7 @@ from schemas.ctl import OpRecord
 from schemas.errors import Conflict, Unavailable
 from schemas.fencing import FenceRecord
 from schemas.group import GroupRecord
+from schemas.lease import LeaseRecord
 from schemas.status import Heartbeat, SiteStatus
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def op_key(op_id: str) -> str:
     return f"{OP_PREFIX}{op_id}"
 
 
-class Store:
+class _Bucket:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
 
@@ -83,6 +85,8 @@ class Store:
                 raise Conflict(f"{key} already exists or changed concurrently", where=key) from None
             raise Unavailable(f"state store unavailable writing {key}: {exc}", where=key) from None
 
+
+class Store(_Bucket):
     # -- groups
     async def group(self, name: str) -> tuple[GroupRecord, int] | None:
         return await self._get(group_key(name), GroupRecord)
@@ -147,3 +151,30 @@ class Store:
     async def heartbeat_sites(self) -> list[str]:
         keys = await self._keys("site.")
         return sorted({k.split(".")[1] for k in keys if k.endswith(".heartbeat")})
+
+
+LEASE_KEY = "controller"
+
+
+class LeaseStore(_Bucket):
+    """Key `controller` in the lease bucket. `Conflict` means another holder (or the server's
+    expiry) got there first; `Unavailable` means the outcome is unknown."""
+
+    async def lease(self) -> tuple[LeaseRecord, int] | None:
+        return await self._get(LEASE_KEY, LeaseRecord)
+
+    async def acquire(self, rec: LeaseRecord) -> int:
+        return await self._put(LEASE_KEY, encode(rec), None, create=True)
+
+    async def renew(self, rec: LeaseRecord, revision: int) -> int:
+        return await self._put(LEASE_KEY, encode(rec), revision)
+
+    async def release(self, revision: int) -> None:
+        """Delete the key if it is still at `revision` (ours): a standby need not wait for it to
+        expire. A lease someone else holds by now is left alone."""
+        try:
+            await self.kv.delete(LEASE_KEY, last=revision)
+        except Exception as exc:
+            if "wrong last sequence" in str(exc).lower():
+                return
+            raise Unavailable(f"cannot release the lease: {exc}", where=LEASE_KEY) from None

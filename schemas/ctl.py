@@ -215,6 +215,7 @@ class ListSites(Request, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 class SiteList(Reply, frozen=True, kw_only=True):
     sites: list[SiteInfo] = msgspec.field(default_factory=list)
+    leader: str = ""  # lease holder id of the controller that answered (only the leader answers)
 
 
 Severity = Literal["warning", "critical"]

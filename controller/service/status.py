@@ -14,8 +14,9 @@ from schemas.status import SiteStatus
 
 @router.command("site.list", request=ListSites, reply=SiteList)
 async def sites(ctx: ControllerContext, req: ListSites) -> SiteList:
-    """Every site: agent version, public key, last heartbeat, cluster and peer reachability."""
-    return SiteList(sites=[ctx.sites.info(s) for s in ctx.sites.names()])
+    """Every site: agent version, public key, last heartbeat, cluster and peer reachability; and
+    which controller (lease holder) answered."""
+    return SiteList(sites=[ctx.sites.info(s) for s in ctx.sites.names()], leader=ctx.leader)
 
 
 async def group_statuses(ctx: ControllerContext, group: str | None) -> list[GroupStatus]:
