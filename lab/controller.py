@@ -1,12 +1,15 @@
-"""The lab's cephdr controller: one per lab, started after the agents.
+"""The lab's cephdr controller: one per lab, started after the agents; tests may add standbys.
 
 It is a `cephdr controller --config LAB/controller/controller.toml` process (the same entry point as
 the systemd unit), logging to LAB/controller/controller.log. Ready means it logged
 `serving <prefix>.ctl.>` in this run (the log is appended to across restarts, so only what this
-start wrote counts). It talks only to NATS; its timings are short so tests see sites come and go
-within seconds.
+start wrote counts), or, while another controller of the lab runs, that it stands by for the
+lease. It talks only to NATS; its timings are short so tests see sites come and go, and a standby
+take over, within seconds.
 
-Tests use `start(info)`, `stop(lab_dir)` and `running_pid(lab_dir)` to kill and restart it.
+Tests use `start(info)`, `stop(lab_dir)` and `running_pid(lab_dir)` to kill and restart it, and
+`index=1, 2, ...` for more controllers of the same lab (same config; `controller-<i>.log`/`.pid`
+in the same directory, so `stop(lab_dir)` and `lab down` find them all by command line).
 """
 
 from __future__ import annotations
@@ -42,12 +45,16 @@ def config_path(lab_dir: Path) -> Path:
     return controller_dir(lab_dir) / "controller.toml"
 
 
-def log_path(lab_dir: Path) -> Path:
-    return controller_dir(lab_dir) / "controller.log"
+def _name(index: int) -> str:
+    return "controller" if index == 0 else f"controller-{index}"
 
 
-def _pid_file(lab_dir: Path) -> Path:
-    return controller_dir(lab_dir) / "controller.pid"
+def log_path(lab_dir: Path, index: int = 0) -> Path:
+    return controller_dir(lab_dir) / f"{_name(index)}.log"
+
+
+def _pid_file(lab_dir: Path, index: int = 0) -> Path:
+    return controller_dir(lab_dir) / f"{_name(index)}.pid"
 
 
 def config_for(info: model.LabInfo) -> controller_config.ControllerConfig:
@@ -58,6 +65,8 @@ def config_for(info: model.LabInfo) -> controller_config.ControllerConfig:
             poll_interval=1.0,
             reconcile_interval=60.0,
             alert_interval=5.0,
+            lease_ttl=8.0,  # a killed leader's standby (or restart) takes over within ~9 s
+            lease_renew=2.0,
         ),
     )
 
@@ -79,26 +88,27 @@ def find_pids(lab_dir: Path) -> list[int]:
     )
 
 
-def running_pid(lab_dir: Path) -> int | None:
+def running_pid(lab_dir: Path, index: int = 0) -> int | None:
     lab_dir = lab_dir.resolve()
-    pid = procs.read_pid(_pid_file(lab_dir))
+    pid = procs.read_pid(_pid_file(lab_dir, index))
     if pid and procs.alive(pid) and is_controller(pid, lab_dir):
         return pid
     return None
 
 
-def start(info: model.LabInfo, *, timeout: float = 60.0) -> model.ControllerInfo:
-    """Start the lab's controller unless it runs; wait until it serves. Recorded in lab.json."""
+def start(info: model.LabInfo, *, index: int = 0, timeout: float = 60.0) -> model.ControllerInfo:
+    """Start the lab's controller `index` unless it runs; wait until it serves, or stands by while
+    another of the lab's controllers runs. Controller 0 is recorded in lab.json."""
     lab_dir = Path(info.dir).resolve()
     d = controller_dir(lab_dir)
     d.mkdir(parents=True, exist_ok=True)
-    conf, log_file = config_path(lab_dir), log_path(lab_dir)
-    pid = running_pid(lab_dir)
+    conf, log_file = config_path(lab_dir), log_path(lab_dir, index)
+    pid = running_pid(lab_dir, index)
     if pid is None:
         cfg = config_for(info)
         conf.write_text(controller_config.dump(cfg))
         offset = log_file.stat().st_size if log_file.exists() else 0
-        log.info("start cephdr controller")
+        log.info("start cephdr controller %d", index)
         env = {k: v for k, v in os.environ.items() if k not in _UNINHERITED}
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(
@@ -111,8 +121,9 @@ def start(info: model.LabInfo, *, timeout: float = 60.0) -> model.ControllerInfo
                 env={**env, "PYTHONUNBUFFERED": "1"},
             )
         pid = proc.pid
-        _pid_file(lab_dir).write_text(f"{pid}\n")
+        _pid_file(lab_dir, index).write_text(f"{pid}\n")
         serving_line = f"serving {cfg.nats.prefix}.ctl."
+        standby_line = "standing by for the leader lease"
 
         def failed() -> DaemonFailed:
             return DaemonFailed(
@@ -124,11 +135,16 @@ def start(info: model.LabInfo, *, timeout: float = 60.0) -> model.ControllerInfo
         def serving() -> bool:
             if proc.poll() is not None:
                 raise failed()
-            return serving_line in _since(log_file, offset)
+            text = _since(log_file, offset)
+            if serving_line in text:
+                return True
+            # with another controller leading, standing by is all this one can do
+            return standby_line in text and any(p != proc.pid for p in find_pids(lab_dir))
 
         wait_until(serving, timeout, "controller serving", interval=0.2, on_timeout=failed)
     ci = model.ControllerInfo(pid=pid, config=str(conf), log=str(log_file))
-    _record(lab_dir, ci)
+    if index == 0:
+        _record(lab_dir, ci)
     return ci
 
 
@@ -151,12 +167,19 @@ def _record(lab_dir: Path, ci: model.ControllerInfo) -> None:
         model.save(msgspec.structs.replace(info, controller=ci))
 
 
-def stop(lab_dir: Path, *, term_timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM (it drains), SIGKILL after term_timeout (0: at once); strays found by command line."""
+def stop(lab_dir: Path, *, index: int | None = None, term_timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM (it drains), SIGKILL after term_timeout (0: at once). Every controller of the lab
+    (strays found by command line), or only controller `index`."""
     lab_dir = lab_dir.resolve()
+    if index is not None:
+        pid = running_pid(lab_dir, index)
+        procs.stop([pid] if pid else [], term_timeout=term_timeout, what=f"cephdr controller {index}")
+        _pid_file(lab_dir, index).unlink(missing_ok=True)
+        return
     pids = set(find_pids(lab_dir))
     pid = running_pid(lab_dir)
     if pid is not None:
         pids.add(pid)
     procs.stop(sorted(pids), term_timeout=term_timeout, what="cephdr controller")
-    _pid_file(lab_dir).unlink(missing_ok=True)
+    for f in controller_dir(lab_dir).glob("controller*.pid"):
+        f.unlink(missing_ok=True)

@@ -137,7 +137,9 @@ def test_dropping_the_lease_is_immediate_and_the_holder_may_compete_again() -> N
     ("ttl", "renew", "margin"),
     [(10.0, 5.0, None), (10.0, 6.0, None), (10.0, 0.0, None), (10.0, 4.0, 6.0), (10.0, 4.0, -1.0)],
 )
-def test_timings_that_could_not_keep_a_lease_are_refused(ttl: float, renew: float, margin: float | None) -> None:
+def test_timings_that_could_not_keep_a_lease_are_refused(
+    ttl: float, renew: float, margin: float | None
+) -> None:
     with pytest.raises(ValueError):
         Lease(ttl, renew, margin=margin)
 
