@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "cli.controller_cmd",
     "cli.apply_cmd",
     "cli.req_cmd",
+    "cli.drill_cmd",
 ]
 
 Handler = Callable[[argparse.Namespace], int]
