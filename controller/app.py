@@ -33,6 +33,7 @@ from bus.service import ServiceHost
 from bus.version import cephdr_version
 from controller.actions import Env
 from controller.agents import Agents
+from controller.autopilot import Autopilot
 from controller.config import ControllerConfig
 from controller.context import ControllerContext
 from controller.leader import Leadership, new_holder_id
@@ -72,6 +73,7 @@ class Controller:
         return [
             ("reconcile", self._reconcile_loop),
             ("alerts", self._alert_loop),
+            ("autopilot", self._autopilot_loop),
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -190,6 +192,9 @@ class Controller:
             return
         if self.sites.observe(hb):
             log.info("site %s: agent %s, key %s…", hb.site, hb.version, hb.public_key[:8])
+
+    async def _autopilot_loop(self) -> None:
+        await Autopilot(self.ctx, self.emit, interval=self.cfg.controller.auto_interval).run()
 
     async def _reconcile_loop(self) -> None:
         """Reconcile every idle group now and then: drift is repaired and reported as an event."""

@@ -12,6 +12,7 @@ agent_timeout = 30.0        # deadline of one request to an agent
 poll_interval = 2.0         # how often waiting steps look again
 reconcile_interval = 120.0  # every group is reconciled this often (drift repair); 0 = never
 alert_interval = 10.0       # alerts are evaluated (and raised/cleared as events) this often
+auto_interval = 5.0         # groups with an [auto] policy are evaluated this often
 lease_ttl = 15.0            # leader lease: a dead leader's standby takes over within about this
 lease_renew = 5.0           # the leader renews this often (lease_renew * 2 < lease_ttl)
 """
@@ -36,6 +37,7 @@ class ControllerSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     poll_interval: Seconds = 2.0
     reconcile_interval: Annotated[float, Meta(ge=0, le=86400)] = 120.0
     alert_interval: Seconds = 10.0
+    auto_interval: Seconds = 5.0
     lease_ttl: Annotated[float, Meta(ge=2, le=600)] = 15.0
     lease_renew: Annotated[float, Meta(ge=0.5, le=300)] = 5.0
 

@@ -5,6 +5,7 @@ and the agents' heartbeats and status as they last wrote them. And the leader le
     group.<name>   GroupRecord      written by the controller (compare-and-set on its revision)
     op.<op_id>     OpRecord         written after every step of an operation
     fence.<group>  FenceRecord      the epoch agents fence against
+    auto.pause     Pause            automatic failover/failback held fleet-wide (absent: not held)
     site.<site>.heartbeat / .status written by each agent
 
 Every call goes through the JetStream context's request timeout: a dead NATS is an error, not a hang.
@@ -26,6 +27,7 @@ from schemas.errors import Conflict, Unavailable
 from schemas.fencing import FenceRecord
 from schemas.group import GroupRecord
 from schemas.lease import LeaseRecord
+from schemas.policy import Pause
 from schemas.status import Heartbeat, SiteStatus
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ T = TypeVar("T")
 
 GROUP_PREFIX = "group."
 OP_PREFIX = "op."
+AUTO_PAUSE_KEY = "auto.pause"
 
 
 def group_key(name: str) -> str:
@@ -138,6 +141,20 @@ class Store(_Bucket):
             await self.kv.delete(subjects.fence_key(group))
         except Exception as exc:
             raise Unavailable(f"state store unavailable deleting fence.{group}: {exc}") from None
+
+    # -- the fleet-wide pause of automatic actions
+    async def auto_pause(self) -> Pause | None:
+        got = await self._get(AUTO_PAUSE_KEY, Pause)
+        return got[0] if got else None
+
+    async def put_auto_pause(self, pause: Pause | None) -> None:
+        if pause is not None:
+            await self._put(AUTO_PAUSE_KEY, encode(pause), None)
+            return
+        try:
+            await self.kv.delete(AUTO_PAUSE_KEY)
+        except Exception as exc:
+            raise Unavailable(f"state store unavailable deleting {AUTO_PAUSE_KEY}: {exc}") from None
 
     # -- what agents wrote
     async def heartbeat(self, site: str) -> Heartbeat | None:

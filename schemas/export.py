@@ -34,6 +34,7 @@ def message_types() -> list[type[msgspec.Struct]]:
     from schemas.group import GroupSpec
     from schemas.lease import LeaderEvent, LeaseRecord
     from schemas.ops import OpEvent
+    from schemas.policy import DecisionEvent
     from schemas.status import (
         DaemonEvent,
         DirEvent,
@@ -68,6 +69,7 @@ def message_types() -> list[type[msgspec.Struct]]:
         CtlOpEvent,
         GroupEvent,
         AlertEvent,
+        DecisionEvent,
     ):
         types[_name(t)] = t
     return [types[k] for k in sorted(types)]
