@@ -33,6 +33,9 @@ def cluster(site: SiteInfo, timeout: float = OP_TIMEOUT) -> Iterator[Any]:
             "rados_osd_op_timeout": t,
             "client_mount_timeout": t,
             "rbd_cache": "false",
+            # a probe refused while a promote settles is expected: not an error on the terminal
+            "err_to_stderr": "false",
+            "log_to_stderr": "false",
         },
     )
     c.connect(timeout=timeout)
