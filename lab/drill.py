@@ -349,7 +349,7 @@ class Drill:
 
         if self.killed:
             t = time.time()
-            await self.blocking("restore site-a (lab up)", runner.up, self.lab_dir, timeout=600)
+            await self.restore()
             self.killed = False
             await poll(lambda: self.site_alive(A, True), 120, "the controller to see site-a alive")
             self.phase("restore site-a (lab up, agent heartbeats)", t)
@@ -381,7 +381,7 @@ class Drill:
                 await self.writer.finish(10)
         try:
             if self.killed or runner.problems(self.lab_dir):
-                await self.blocking("restore the lab", runner.up, self.lab_dir, timeout=600)
+                await self.restore()
             if self.group_created:
                 await self.delete_group()
             for name in self.pools:
@@ -400,6 +400,17 @@ class Drill:
         if self.pools:
             self.phase("clean up (group, schedules, pool)", t)
         return problems
+
+    async def restore(self) -> None:
+        """`lab up` restarts what the power cut killed. Once more if it fails: on a peered lab its
+        peering step can reach a just-restarted mgr before the `mirroring` module is loaded (seen:
+        ENOTSUP from `fs snapshot mirror enable`), and every step of `up` is idempotent."""
+        try:
+            await self.blocking("restore site-a (lab up)", runner.up, self.lab_dir, timeout=600)
+        except Unavailable as exc:
+            self.notes.append(f"lab up failed once, retried: {exc.message.splitlines()[0]}")
+            await asyncio.sleep(10)
+            await self.blocking("restore site-a (lab up)", runner.up, self.lab_dir, timeout=600)
 
     async def delete_group(self) -> None:
         from schemas.common import Done
