@@ -17,7 +17,7 @@ import logging
 from typing import TypeVar
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bus import subjects
@@ -66,13 +66,18 @@ class _Bucket:
             return None
 
     async def _keys(self, prefix: str) -> list[str]:
+        """Keys under `prefix` (ending in a dot), from the server's own subject index.
+
+        Not `KeyValue.keys()`: it walks the bucket with a watcher and, seen on the lab with a few
+        hundred operation records, can return a partial list (a group that exists answered
+        `not_found`). The stream's subject list is exact; deleted keys are still in it, and
+        their `get` answers not-found, which callers skip."""
+        pre = self.kv._pre  # "$KV.<bucket>."; nats-py has no public accessor for it
         try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            return []
+            info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{pre}{prefix}>")
         except Exception as exc:
             raise Unavailable(f"state store unavailable listing keys: {exc}") from None
-        return sorted(k for k in keys if k.startswith(prefix))
+        return sorted(subj[len(pre) :] for subj in (info.state.subjects or {}))
 
     async def _put(self, key: str, value: bytes, revision: int | None, *, create: bool = False) -> int:
         try:
