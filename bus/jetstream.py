@@ -10,7 +10,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus import subjects
-from schemas.errors import Conflict
+from schemas.errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,18 @@ async def lease_kv(js: JetStreamContext, ttl: float) -> tuple[KeyValue, float]:
             where=subjects.LEASE_BUCKET,
         )
     return kv, status.ttl
+
+
+async def kv_keys(kv: KeyValue, prefix: str) -> list[str]:
+    """Keys of `kv` under `prefix` (ending in a dot), from the server's own subject index.
+
+    Not `KeyValue.keys()` nor a watcher's initial values: both depend on nats-py seeing the last
+    initial message, and a message that reaches the watcher before its consumer info returns can
+    be dropped under load (the callback times out waiting for its setup). The stream's subject
+    list is exact; deleted keys are still in it, and their `get` answers not-found."""
+    pre = kv._pre  # "$KV.<bucket>."; nats-py has no public accessor for it
+    try:
+        info = await kv._js.stream_info(kv._stream, subjects_filter=f"{pre}{prefix}>")
+    except Exception as exc:
+        raise Unavailable(f"state store unavailable listing {prefix}*: {exc}") from None
+    return sorted(subj[len(pre) :] for subj in (info.state.subjects or {}))

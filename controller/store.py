@@ -22,6 +22,7 @@ from nats.js.kv import KeyValue
 
 from bus import subjects
 from bus.codec import encode
+from bus.jetstream import kv_keys
 from schemas.ctl import OpRecord
 from schemas.errors import Conflict, Unavailable
 from schemas.fencing import FenceRecord
@@ -66,18 +67,8 @@ class _Bucket:
             return None
 
     async def _keys(self, prefix: str) -> list[str]:
-        """Keys under `prefix` (ending in a dot), from the server's own subject index.
-
-        Not `KeyValue.keys()`: it walks the bucket with a watcher and, seen on the lab with a few
-        hundred operation records, can return a partial list (a group that exists answered
-        `not_found`). The stream's subject list is exact; deleted keys are still in it, and
-        their `get` answers not-found, which callers skip."""
-        pre = self.kv._pre  # "$KV.<bucket>."; nats-py has no public accessor for it
-        try:
-            info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{pre}{prefix}>")
-        except Exception as exc:
-            raise Unavailable(f"state store unavailable listing keys: {exc}") from None
-        return sorted(subj[len(pre) :] for subj in (info.state.subjects or {}))
+        # not KeyValue.keys(): see bus.jetstream.kv_keys
+        return await kv_keys(self.kv, prefix)
 
     async def _put(self, key: str, value: bytes, revision: int | None, *, create: bool = False) -> int:
         try:

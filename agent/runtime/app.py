@@ -92,6 +92,7 @@ class Agent:
 
         tasks = [
             asyncio.create_task(self.fencer.watch(kv), name="fence-watch"),
+            asyncio.create_task(self.fencer.resync_loop(kv), name="fence-resync"),
             asyncio.create_task(self.fencer.run(), name="fence"),
         ]
         host = ServiceHost(

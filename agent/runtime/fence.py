@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from agent.ceph import fs_mirror, rbd_image
 from agent.ceph.cluster import CephCluster
 from agent.fencing import fence_targets, filesystems_of, fs_fence_targets, pools_of
 from bus import subjects
+from bus.jetstream import kv_keys
 from bus.router import Endpoint
 from schemas.common import Command
 from schemas.errors import CephDRError, NotFound, Unavailable
@@ -79,18 +81,56 @@ class Fencer:
                 self.applied.clear()
             self._dirty.set()
 
+    async def resync(self, kv: KeyValue) -> None:
+        """Read every fence record afresh, then run a pass. At start-up and every `resync_s`:
+        self-fencing must not hang on one watch message nats-py dropped (seen in CI: a restarted
+        agent whose watcher never delivered, its gate closed for good)."""
+        prefix = subjects.FENCE_KEY_PREFIX
+        current: set[str] = set()
+        for key in await kv_keys(kv, prefix):
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:  # deleted: its subject stays in the stream
+                continue
+            current.add(key.removeprefix(prefix))
+            self.update(key, entry.value)
+        for group in set(self.records) - current:
+            self.update(f"{prefix}{group}", None)
+        self._dirty.set()
+
+    async def resync_loop(self, kv: KeyValue, *, every_s: float = 30.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.resync(kv)
+            except Exception as exc:  # the bus is down: the next round tries again
+                log.warning("re-reading fence records failed: %s", exc)
+
     async def watch(self, kv: KeyValue) -> None:
-        """Follow `fence.*` keys; the first batch (current values) precedes the first pass."""
-        watcher = await kv.watch(f"{subjects.FENCE_KEY_PREFIX}>")
-        try:
-            async for entry in watcher:
-                if entry is None:  # end of the initial values
-                    self._dirty.set()
-                    continue
-                deleted = entry.operation in ("DEL", "PURGE") or entry.value is None
-                self.update(entry.key, None if deleted else entry.value)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        """Read the current records, then follow `fence.*` keys."""
+        while True:
+            try:
+                await self.resync(kv)
+                break
+            except Exception as exc:
+                log.warning("reading fence records failed (%s); retrying in %.0fs", exc, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+        while True:  # a watcher that fails to start (JetStream slow after a restart) is retried
+            try:
+                watcher = await kv.watch(f"{subjects.FENCE_KEY_PREFIX}>")
+            except Exception as exc:
+                log.warning("watching fence records failed (%s); retrying in %.0fs", exc, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+                continue
+            try:
+                async for entry in watcher:
+                    if entry is None:  # end of the initial values
+                        self._dirty.set()
+                        continue
+                    deleted = entry.operation in ("DEL", "PURGE") or entry.value is None
+                    self.update(entry.key, None if deleted else entry.value)
+            finally:
+                await watcher.stop()  # type: ignore[no-untyped-call]
 
     async def run(self) -> None:
         while True:
@@ -100,6 +140,10 @@ class Fencer:
                 await self.apply_once()
             except CephDRError as err:
                 log.warning("self-fencing pass failed (%s); retrying in %.0fs", err, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+                self._dirty.set()
+            except Exception:  # never let the pass die: the command gate would stay shut for good
+                log.exception("self-fencing pass crashed; retrying in %.0fs", self.retry_s)
                 await asyncio.sleep(self.retry_s)
                 self._dirty.set()
 
@@ -129,7 +173,7 @@ class Fencer:
                 )
         for group in sorted(set(by_group) | set(fs_by_group)):
             actions, fs_actions = by_group.get(group, []), fs_by_group.get(group, [])
-            rec = self.records[group]
+            rec = self.records.get(group) or next(r for r in records if r.group == group)
             self.fenced_groups.add(group)
             log.warning(
                 "self-fenced group %s at epoch %d (primary is %s): demoted %d of %d image(s), "
