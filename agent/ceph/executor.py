@@ -26,6 +26,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+async def _answer(fut: asyncio.Future[T], deadline: float, what: str) -> T:
+    """The call's result within `deadline`; binding exceptions mapped to the error tree, once,
+    with `what` as their location. The work itself is not cancelled: see each runner."""
+    try:
+        return await asyncio.wait_for(fut, timeout=deadline)
+    except TimeoutError:
+        raise DeadlineExceeded(f"no answer from Ceph within {deadline:g}s", where=what) from None
+    except CephDRError:
+        raise
+    except Exception as exc:
+        raise map_exception(exc, where=what) from exc
+
+
 class CephExecutor:
     def __init__(self, *, max_workers: int = 8, max_pending: int = 32, name: str = "ceph") -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
@@ -74,14 +87,7 @@ class CephExecutor:
         except RuntimeError as exc:  # pool shut down between the check and the submit
             self._release()
             raise Unavailable("agent is shutting down", where=what) from exc
-        try:
-            return await asyncio.wait_for(fut, timeout=deadline)
-        except TimeoutError:
-            raise DeadlineExceeded(f"no answer from Ceph within {deadline:g}s", where=what) from None
-        except CephDRError:
-            raise
-        except Exception as exc:
-            raise map_exception(exc, where=what) from exc
+        return await _answer(fut, deadline, what)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -149,14 +155,7 @@ class DetachedLane:
                 loop.call_soon_threadsafe(settle, *outcome)
 
         threading.Thread(target=run, name=self._name, daemon=True).start()
-        try:
-            return await asyncio.wait_for(fut, timeout=deadline)
-        except TimeoutError:
-            raise DeadlineExceeded(f"no answer from Ceph within {deadline:g}s", where=what) from None
-        except CephDRError:
-            raise
-        except Exception as exc:
-            raise map_exception(exc, where=what) from exc
+        return await _answer(fut, deadline, what)
 
     def shutdown(self) -> None:
         with self._lock:
