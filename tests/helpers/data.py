@@ -26,6 +26,19 @@ def write_image(cluster: Any, pool: str, image: str, offset: int, length: int) -
     return data
 
 
+def write_at_site(conf: str, keyring: str, pool: str, image: str, offset: int, length: int = MIB) -> bytes:
+    """The application: `length` random bytes at `offset` of pool/image on one site, through a
+    connection of its own (a test's stand-in for a VM writing)."""
+    import rados
+
+    c = rados.Rados(conffile=conf, conf={"keyring": keyring})
+    c.connect(timeout=30)
+    try:
+        return write_image(c, pool, image, offset, length)
+    finally:
+        c.shutdown()
+
+
 class ImageModel:
     """The expected content of an image, kept alongside the writes to it."""
 

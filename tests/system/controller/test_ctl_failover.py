@@ -25,8 +25,6 @@ from typing import Any
 
 import msgspec
 import pytest
-import rados
-import rbd
 from helpers import data, oracle
 from helpers.ctl import Ctl, describe, rid
 from helpers.wait import async_wait_for
@@ -61,15 +59,7 @@ class Group:
 
 
 def write(site: SiteInfo, pool: str, image: str, offset: int) -> None:
-    """The application: 1 MiB of new random data through librbd on `site`."""
-    c = rados.Rados(conffile=site.conf, conf={"keyring": site.keyring})
-    c.connect(timeout=30)
-    try:
-        with c.open_ioctx(pool) as io, rbd.Image(io, image) as img:
-            img.write(os.urandom(MIB), offset)
-            img.flush()
-    finally:
-        c.shutdown()
+    data.write_at_site(site.conf, site.keyring, pool, image, offset)
 
 
 def fs_write(site: SiteInfo, path: str, files: int, tag: str) -> dict[str, str]:

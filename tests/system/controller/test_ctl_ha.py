@@ -20,9 +20,7 @@ from typing import Any
 
 import msgspec
 import pytest
-import rados
-import rbd
-from helpers import oracle
+from helpers import data, oracle
 from helpers.ctl import Ctl, describe, rid
 from helpers.wait import async_wait_for
 
@@ -47,15 +45,7 @@ class Group:
 
 
 def write(site: SiteInfo, pool: str, image: str, offset: int) -> None:
-    """The application: 1 MiB of new random data through librbd on `site`."""
-    c = rados.Rados(conffile=site.conf, conf={"keyring": site.keyring})
-    c.connect(timeout=30)
-    try:
-        with c.open_ioctx(pool) as io, rbd.Image(io, image) as img:
-            img.write(os.urandom(MIB), offset)
-            img.flush()
-    finally:
-        c.shutdown()
+    data.write_at_site(site.conf, site.keyring, pool, image, offset)
 
 
 def checksums(site: SiteInfo, g: Group) -> dict[str, str]:
