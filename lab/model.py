@@ -57,6 +57,13 @@ class LabInfo(msgspec.Struct, frozen=True, kw_only=True):
     agents: list[AgentInfo] = msgspec.field(default_factory=list)
     controller: ControllerInfo | None = None  # None: started with --no-agents
     peered: bool = False
+    # role ("operator", "controller", "agent-site-a", ...) -> the credentials file the lab made for
+    # it; empty while the lab's NATS runs without authentication
+    credentials: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def creds(self, role: str) -> str:
+        """The credentials file for `role`, or "" when the lab's NATS needs none."""
+        return self.credentials.get(role, "")
 
     def site(self, name: str) -> SiteInfo:
         for s in self.sites:
