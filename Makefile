@@ -8,10 +8,10 @@ APT_PKGS := ceph-mon ceph-osd ceph-mgr ceph-mds rbd-mirror cephfs-mirror ceph-co
 LAB_DIR ?= $(CURDIR)/.lab
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv test test-unit test-bus test-system lint typecheck schemas demo bench lab-up lab-down lab-status clean
+.PHONY: setup apt venv npm test test-unit test-bus test-system lint typecheck schemas demo bench lab-up lab-down lab-status clean
 
 ## setup: Debian packages, the venv (from /usr/bin/python3 so it sees python3-rados/rbd/cephfs), the project
-setup: apt venv
+setup: apt venv npm
 
 apt:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(APT_PKGS) 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1; \
@@ -32,6 +32,20 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# the npm `nats` client of the compatibility test (tests/npm), exactly as locked. Node and npm come
+# from Debian only when missing: Debian's `npm` package conflicts with an installed NodeSource nodejs
+NPM_DIR := tests/npm
+$(NPM_DIR)/node_modules/.installed: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "setup: installing Debian packages: nodejs npm"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+npm: $(NPM_DIR)/node_modules/.installed
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
