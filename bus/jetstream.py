@@ -39,6 +39,36 @@ async def ensure_events_stream(js: JetStreamContext, prefix: str = subjects.PREF
             await js.stream_info(subjects.EVENTS_STREAM)
 
 
+AUDIT_MAX_AGE_S = 365 * 24 * 3600
+
+
+async def ensure_audit_stream(js: JetStreamContext, prefix: str = subjects.PREFIX) -> None:
+    """`CEPHDR_AUDIT` on `<prefix>.audit.>`. No message can be deleted and the stream cannot be
+    purged through the API (deny_delete, deny_purge): records leave only by age or size. The
+    controller creates it; agents only publish their own audit subject (bus/permissions.py)."""
+    cfg = StreamConfig(
+        name=subjects.AUDIT_STREAM,
+        subjects=[f"{prefix}.audit.>"],
+        retention=RetentionPolicy.LIMITS,
+        max_age=AUDIT_MAX_AGE_S,
+        max_bytes=512 * 1024**2,  # the lab server allows 2 GB of file store in all
+        max_msg_size=256 * 1024,
+        discard=DiscardPolicy.OLD,
+        storage=StorageType.FILE,
+        duplicate_window=120,
+        deny_delete=True,
+        deny_purge=True,
+    )
+    try:
+        await js.stream_info(subjects.AUDIT_STREAM)
+    except NotFoundError:
+        try:
+            await js.add_stream(cfg)
+            log.info("created stream %s", subjects.AUDIT_STREAM)
+        except BadRequestError:
+            await js.stream_info(subjects.AUDIT_STREAM)
+
+
 async def state_kv(js: JetStreamContext) -> KeyValue:
     try:
         return await js.key_value(subjects.STATE_BUCKET)

@@ -3,7 +3,8 @@
 Every endpoint goes through `_serve`: size limit, decode + validate, gates (e.g. self-fencing),
 `request_id` de-duplication, the handler, and the mapping of the error tree to micro error
 headers plus a JSON body. A handler never sees a raw message and never formats a reply; nothing but
-a generic message leaves for a bug (`Internal`), the traceback stays in the log.
+a generic message leaves for a bug (`Internal`), the traceback stays in the log. Every outcome, ok
+or not, goes to the audit sink afterwards (`bus.audit`: queued, never awaited on the bus).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from nats.micro import add_service
 from nats.micro.request import Request as MicroRequest
 from nats.micro.service import Service
 
+from bus.audit import AuditTrail, audit_subject
 from bus.codec import MAX_REQUEST_BYTES, decode_request, encode
 from bus.dedupe import Deduper
 from bus.router import Endpoint, Router
+from schemas.audit import AuditService
 from schemas.errors import CephDRError, ErrorReply, Internal
 
 log = logging.getLogger(__name__)
@@ -38,11 +41,14 @@ class Outcome:
 
     endpoint: str
     subject: str
-    request: msgspec.Struct | None
+    request: msgspec.Struct | None  # None when it did not decode
     ok: bool
     error: CephDRError | None
     duration_s: float
     headers: dict[str, str] = field(default_factory=dict)
+    reply: str = ""  # the reply subject: its inbox prefix names the sender (bus.audit.sender_of)
+    size: int = 0  # request bytes
+    at: float = 0.0  # wall clock on arrival
 
 
 AuditSink = Callable[[Outcome], Awaitable[None]]
@@ -63,7 +69,10 @@ class ServiceHost(Generic[C]):
         max_request_bytes: int = MAX_REQUEST_BYTES,
         gates: list[Gate] | None = None,
         audit: AuditSink | None = None,
+        audit_service: AuditService | None = None,
     ) -> None:
+        """`audit_service` ("agent"/"ctl") records every outcome in the audit stream (on
+        `bus.audit.audit_subject(prefix)`, site from `metadata`); `audit` is any other sink."""
         self.nc = nc
         self.name = name
         self.version = version
@@ -75,10 +84,18 @@ class ServiceHost(Generic[C]):
         self.max_request_bytes = max_request_bytes
         self.gates = list(gates or [])
         self.audit = audit
+        self.trail: AuditTrail | None = None
+        if audit is None and audit_service is not None:
+            self.trail = AuditTrail(
+                nc, audit_subject(prefix), service=audit_service, site=self.metadata.get("site")
+            )
+            self.audit = self.trail
         self.dedupe = Deduper()
         self.service: Service | None = None
 
     async def start(self) -> None:
+        if self.trail is not None:
+            self.trail.start()
         self.service = await add_service(
             self.nc,
             name=self.name,
@@ -101,6 +118,8 @@ class ServiceHost(Generic[C]):
         if self.service is not None:
             await self.service.stop()
             self.service = None
+        if self.trail is not None:
+            await self.trail.stop()
 
     def _handler(self, ep: Endpoint[C]) -> Callable[[MicroRequest], Awaitable[None]]:
         async def handle(req: MicroRequest) -> None:
@@ -109,7 +128,7 @@ class ServiceHost(Generic[C]):
         return handle
 
     async def _serve(self, ep: Endpoint[C], req: MicroRequest) -> None:
-        t0 = time.monotonic()
+        t0, at = time.monotonic(), time.time()
         body: msgspec.Struct | None = None
         error: CephDRError | None = None
         try:
@@ -147,6 +166,9 @@ class ServiceHost(Generic[C]):
                     error=error,
                     duration_s=time.monotonic() - t0,
                     headers=dict(req.headers or {}),
+                    reply=req._msg.reply or "",  # nats-py's micro Request has no public accessor
+                    size=len(req.data),
+                    at=at,
                 )
                 try:
                     await self.audit(outcome)

@@ -27,7 +27,7 @@ from agent.runtime import sdnotify
 from bus import subjects
 from bus.codec import encode
 from bus.connect import PermissionLog, connect
-from bus.jetstream import ensure_events_stream, lease_kv, state_kv
+from bus.jetstream import ensure_audit_stream, ensure_events_stream, lease_kv, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
 from bus.version import cephdr_version
@@ -85,6 +85,7 @@ class Controller:
         self.nc = nc
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
         await ensure_events_stream(js, self.prefix)
+        await ensure_audit_stream(js, self.prefix)
         store = Store(await state_kv(js))
         leases, ttl = await lease_kv(js, cfg.controller.lease_ttl)
         renew = cfg.controller.lease_renew
@@ -150,6 +151,7 @@ class Controller:
             prefix=self.ctl_prefix(),
             router=router,
             ctx=self.ctx,
+            audit_service="ctl",
         )
         await self.host.start()
         log.info("serving %s.>; resumed %d operation(s)", self.ctl_prefix(), len(resumed))

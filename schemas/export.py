@@ -28,6 +28,7 @@ def message_types() -> list[type[msgspec.Struct]]:
     from agent.service.registry import router
     from bus.router import Endpoint
     from controller.service.registry import router as ctl_router
+    from schemas.audit import AuditRecord
     from schemas.ctl import AlertEvent, CtlOpEvent, GroupEvent
     from schemas.errors import ErrorReply
     from schemas.fencing import FenceEvent, FenceRecord
@@ -52,6 +53,7 @@ def message_types() -> list[type[msgspec.Struct]]:
             if t is not None:
                 types[_name(t)] = t
     for t in (
+        AuditRecord,
         ErrorReply,
         Heartbeat,
         ImageEvent,

@@ -105,6 +105,7 @@ class Agent:
             ctx=ctx,
             metadata={"site": site},
             gates=[self.fencer.gate],
+            audit_service="agent",
         )
         await host.start()
         log.info("serving %s.>", subjects.agent_prefix(site, prefix))
