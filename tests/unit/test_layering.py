@@ -28,6 +28,10 @@ PURE = [
     "controller/sites.py",
     "controller/lease.py",
     "controller/policy.py",
+    "chatops/rules.py",
+    "chatops/render.py",
+    "chatops/desk.py",
+    "chatops/settings.py",
 ]
 
 
