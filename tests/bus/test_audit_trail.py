@@ -20,7 +20,7 @@ from bus.service import ServiceHost
 from schemas.audit import AuditRecord
 from schemas.common import ConfirmableCommand, Done
 from schemas.errors import require_confirmation
-from tests.helpers.wait import async_wait_for
+from helpers.wait import async_wait_for
 
 pytestmark = pytest.mark.bus
 
