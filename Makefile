@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PKGS := ceph-mon ceph-osd ceph-mgr ceph-mds rbd-mirror cephfs-mirror ceph-common \
 	ceph-mgr-modules-core python3-rados python3-rbd python3-cephfs \
-	python3-venv python3-dev gcc pkg-config libsystemd-dev uuid-runtime
+	python3-venv python3-dev gcc pkg-config libsystemd-dev uuid-runtime \
+	prometheus docker-compose systemd
 LAB_DIR ?= $(CURDIR)/.lab
 PYTEST_ARGS ?=
 

@@ -38,6 +38,8 @@ from controller.config import ControllerConfig
 from controller.context import ControllerContext
 from controller.leader import Leadership, new_holder_id
 from controller.lease import Lease
+from controller.metrics import Decisions
+from controller.metrics_http import serve as serve_metrics
 from controller.ops import machine, plans
 from controller.runner import Runner
 from controller.service.groups import new_op_id
@@ -47,6 +49,7 @@ from controller.sites import Sites
 from controller.store import LeaseStore, Store
 from controller.view import alert_key
 from schemas.ctl import Alert, AlertEvent
+from schemas.policy import DecisionEvent
 from schemas.status import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -60,11 +63,14 @@ class Controller:
         self.prefix = cfg.nats.prefix
         self.sites = Sites(timeout_s=cfg.controller.site_timeout)
         self.alerts: dict[str, dict[str, Alert]] = {}
+        self.decisions = Decisions()  # counted for /metrics as they are published
 
     def ctl_prefix(self) -> str:
         return f"{self.prefix}.ctl"
 
     def emit(self, kind: str, event: Any) -> None:
+        if isinstance(event, DecisionEvent):
+            self.decisions.observe(event)
         self.outbox.put(f"{self.ctl_prefix()}.evt.{kind}", encode(event))
 
     def leader_tasks(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
@@ -122,12 +128,21 @@ class Controller:
         # a standby is a healthy controller too: the watchdog follows the connection only
         sdnotify.ready(f"up as {self.holder}; {len(self.sites.names())} sites known")
         watchdog = asyncio.create_task(self._watchdog_loop(nc), name="watchdog")
+        metrics = await serve_metrics(
+            cfg.controller.metrics_listen,
+            self.ctx,
+            is_leader=self.leadership.is_leader,
+            decisions=self.decisions,
+            timeout=cfg.nats.request_timeout * 2,
+        )
         try:
             # returns on `stop`, after stepping down and releasing the lease if it held it
             await self.leadership.run(stop)
         finally:
             sdnotify.stopping()
             watchdog.cancel()
+            if metrics is not None:
+                await metrics.stop()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watchdog
             with contextlib.suppress(Exception):

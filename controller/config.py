@@ -15,6 +15,7 @@ alert_interval = 10.0       # alerts are evaluated (and raised/cleared as events
 auto_interval = 5.0         # groups with an [auto] policy are evaluated this often
 lease_ttl = 15.0            # leader lease: a dead leader's standby takes over within about this
 lease_renew = 5.0           # the leader renews this often (lease_renew * 2 < lease_ttl)
+metrics_listen = ""         # Prometheus GET /metrics, e.g. "127.0.0.1:9283"; empty = off
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from msgspec import Meta
 
 from bus import toml_writer
 from bus.config import NatsConfig, load_toml
+from controller.metrics import parse_listen
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
 
@@ -40,8 +42,10 @@ class ControllerSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     auto_interval: Seconds = 5.0
     lease_ttl: Annotated[float, Meta(ge=2, le=600)] = 15.0
     lease_renew: Annotated[float, Meta(ge=0.5, le=300)] = 5.0
+    metrics_listen: Annotated[str, Meta(max_length=128)] = ""
 
     def __post_init__(self) -> None:
+        parse_listen(self.metrics_listen)  # ValueError names the bad value
         # at least two renewals per lease: one failed renew must not lose the lease
         if self.lease_renew * 2 >= self.lease_ttl:
             raise ValueError(

@@ -24,7 +24,7 @@ import msgspec
 
 from bus.config import NatsConfig
 from controller import config as controller_config
-from lab import model, procs
+from lab import model, ports, procs
 from lab.cmd import DaemonFailed, wait_until
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,16 @@ def config_for(info: model.LabInfo) -> controller_config.ControllerConfig:
             alert_interval=5.0,
             lease_ttl=8.0,  # a killed leader's standby (or restart) takes over within ~9 s
             lease_renew=2.0,
+            metrics_listen=metrics_listen(info),
         ),
     )
+
+
+def metrics_listen(info: model.LabInfo) -> str:
+    """Controller 0's /metrics on the lab's port block; more controllers of the lab share the
+    config, find the port taken and run without (the controller logs it)."""
+    base = ports.recorded_base(info.dir)
+    return "" if base is None else f"127.0.0.1:{ports.metrics_port(base)}"
 
 
 def is_controller(pid: int, lab_dir: Path) -> bool:
@@ -142,7 +150,10 @@ def start(info: model.LabInfo, *, index: int = 0, timeout: float = 60.0) -> mode
             return standby_line in text and any(p != proc.pid for p in find_pids(lab_dir))
 
         wait_until(serving, timeout, "controller serving", interval=0.2, on_timeout=failed)
-    ci = model.ControllerInfo(pid=pid, config=str(conf), log=str(log_file))
+    listen = controller_config.load(conf).controller.metrics_listen
+    ci = model.ControllerInfo(
+        pid=pid, config=str(conf), log=str(log_file), metrics_url=f"http://{listen}/metrics" if listen else ""
+    )
     if index == 0:
         _record(lab_dir, ci)
     return ci

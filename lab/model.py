@@ -45,6 +45,7 @@ class ControllerInfo(msgspec.Struct, frozen=True, kw_only=True):
     pid: int
     config: str  # LAB/controller/controller.toml
     log: str
+    metrics_url: str = ""  # its Prometheus endpoint (empty: off)
 
 
 class LabInfo(msgspec.Struct, frozen=True, kw_only=True):

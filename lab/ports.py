@@ -24,6 +24,7 @@ BLOCK_SIZE = 200
 SITE_STRIDE = 100
 MS_BIND_OFFSET_MIN = 10
 MS_BIND_OFFSET_MAX = 99
+METRICS_OFFSET = 2  # the controller's /metrics: between site 0's mon v1 port and its bind range
 CLAIM_DIR = Path("/tmp/cephdr-lab-ports")
 PORTS_FILE = "ports.json"  # in the lab dir: {"base": N}
 
@@ -56,7 +57,11 @@ def candidate_bases(first: int = FIRST_BASE, limit: int = EPHEMERAL_START) -> It
 
 
 def block_ports(base: int, n_sites: int) -> list[int]:
-    return [p for i in range(n_sites) for p in site_ports(base, i).all_ports()]
+    return [p for i in range(n_sites) for p in site_ports(base, i).all_ports()] + [metrics_port(base)]
+
+
+def metrics_port(base: int) -> int:
+    return base + METRICS_OFFSET
 
 
 def port_free(port: int) -> bool:

@@ -28,6 +28,7 @@ PURE = [
     "controller/sites.py",
     "controller/lease.py",
     "controller/policy.py",
+    "controller/metrics.py",
     "chatops/rules.py",
     "chatops/render.py",
     "chatops/desk.py",
