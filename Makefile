@@ -62,7 +62,7 @@ test-system: setup
 
 lint: setup
 	$(PY) -m ruff check .
-	$(PY) -m mypy agent controller schemas bus lab cli
+	$(PY) -m mypy agent controller schemas bus lab cli chatops
 
 schemas: setup
 	$(PY) -m schemas.export
