@@ -156,6 +156,7 @@ class ServiceHost(Generic[C]):
                 await req.respond_error(
                     str(error.status), error.message, data=encode(ErrorReply(error=error.body()))
                 )
+                self._count_error(ep, error)
         finally:
             if self.audit is not None:
                 outcome = Outcome(
@@ -174,6 +175,16 @@ class ServiceHost(Generic[C]):
                     await self.audit(outcome)
                 except Exception:
                     log.exception("audit sink failed for %s", ep.name)
+
+    def _count_error(self, ep: Endpoint[C], error: CephDRError) -> None:
+        """nats-py counts an error in STATS only when the handler raises, but we reply ourselves
+        (to add the JSON body): without this, `nats micro stats` shows 0 errors for ever. The
+        counters are nats-py's private fields (nats-py is pinned; tests/bus/test_micro_schemas.py
+        fails if they move)."""
+        for micro_ep in getattr(self.service, "_endpoints", None) or []:
+            if getattr(micro_ep, "_name", None) == ep.micro_name and hasattr(micro_ep, "_num_errors"):
+                micro_ep._num_errors += 1
+                micro_ep._last_error = f"{error.status}:{error.message}"
 
     async def _act(self, ep: Endpoint[C], body: msgspec.Struct) -> bytes:
         result = await ep.handler(self.ctx, body)

@@ -53,7 +53,7 @@ async def test_every_discovery_reply_of_both_services_passes(
     nc: NATS, hosts: dict[str, ServiceHost[Any]]
 ) -> None:
     for h in hosts.values():
-        # a served request makes STATS carry counters and times, as it will in production
+        # a refused request makes STATS carry counters, times and an error, as in production
         first = next(iter(h.router.endpoints.values()))
         bad = await nc.request(first.subject(h.prefix), b"{not json", timeout=5)
         assert bad.headers and bad.headers["Nats-Service-Error-Code"] == "400"
@@ -71,6 +71,8 @@ async def test_every_discovery_reply_of_both_services_passes(
         used = [ep for ep in stats["endpoints"] if ep["num_requests"]]
         assert [ep["subject"] for ep in used] == [first.subject(h.prefix)]
         assert used[0]["processing_time"] > 0 and used[0]["data"] == {}
+        # a refusal counts as an error, as `nats micro stats` shows it (nats-py counts only raises)
+        assert used[0]["num_errors"] == 1 and used[0]["last_error"].startswith("400:malformed JSON")
 
 
 async def test_nats_py_defaults_fail_the_schemas(nc: NATS) -> None:

@@ -114,7 +114,9 @@ def test_both_services_are_discovered_and_their_replies_pass_the_micro_schemas(l
     verbs = ("ping", "info", "stats")
     steps = [{"op": v, "service": svc, "max_wait_ms": 3000}
              for svc in ("cephdr-agent", "cephdr-controller") for v in verbs]
-    results = run_node(lab, steps)
+    # a refusal first, so STATS has an error to count (as `nats micro stats` shows it)
+    refused, *results = run_node(lab, [req("cephdr.ctl.site.list", "[]"), *steps])
+    assert refusal(refused)[0] == "400"
     by = {(s["service"], s["op"]): r["replies"] for s, r in zip(steps, results, strict=True)}
     agents = by[("cephdr-agent", "ping")]
     assert sorted(r["metadata"]["site"] for r in agents) == sorted(s.name for s in lab.sites)
@@ -126,3 +128,6 @@ def test_both_services_are_discovered_and_their_replies_pass_the_micro_schemas(l
             assert errors(verb.upper(), reply) == [], (svc, verb, reply)  # type: ignore[arg-type]
     subjects = {ep["subject"] for r in by[("cephdr-controller", "info")] for ep in r["endpoints"]}
     assert {"cephdr.ctl.status", "cephdr.ctl.site.list", "cephdr.ctl.failover"} <= subjects
+    (stats,) = by[("cephdr-controller", "stats")]
+    (site_list,) = [ep for ep in stats["endpoints"] if ep["subject"] == "cephdr.ctl.site.list"]
+    assert site_list["num_errors"] >= 1 and site_list["last_error"].startswith("400:")
