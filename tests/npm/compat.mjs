@@ -4,13 +4,14 @@
 //
 // Input (stdin): {"steps": [...]}, each step one of
 //   {"op": "request", "subject": "...", "body": "<raw text, sent as is>", "timeout_ms": 5000}
-//   {"op": "ping" | "info" | "stats", "service": "cephdr-agent"}   (nc.services.client())
+//   {"op": "ping" | "info" | "stats", "service": "cephdr-agent", "expect": 2, "max_wait_ms": 10000}
+//     (nc.services.client(): every reply until `expect` came or max_wait_ms passed)
 // Output (stdout): {"results": [...]}, one per step, in order.
 // Environment: CEPHDR_NATS_URL; CEPHDR_NATS_CREDS (a .creds file, or an nkey seed file, or empty
 // for no auth); CEPHDR_NATS_NAME (connection name); CEPHDR_NATS_INBOX (inbox prefix, so
 // per-role permissions on reply subjects apply to this client as to the python ones).
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, ErrorCode, nkeyAuthenticator } from "nats";
+import { connect, credsAuthenticator, ErrorCode, nkeyAuthenticator, RequestStrategy } from "nats";
 
 function authenticator(path) {
   if (!path) return undefined;
@@ -47,7 +48,11 @@ async function request(nc, step) {
 }
 
 async function discover(nc, step) {
-  const client = nc.services.client({ maxWait: step.max_wait_ms ?? 2000 });
+  // natscli waits out its timeout for every instance; the default jitter strategy would stop
+  // 300 ms after the latest reply and miss a slow instance. With `expect`, stop at that count.
+  const client = nc.services.client(step.expect
+    ? { strategy: RequestStrategy.Count, maxMessages: step.expect, maxWait: step.max_wait_ms ?? 10000 }
+    : { strategy: RequestStrategy.Timer, maxWait: step.max_wait_ms ?? 2000 });
   const iter = await client[step.op](step.service);
   const replies = [];
   for await (const r of iter) replies.push(r);
