@@ -24,7 +24,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from bus.client import request
-from bus.connect import PermissionLog, connect
+from bus.connect import PermissionLog, connect, inbox_prefix_for
 from chatops.render import event as render_event
 from schemas.errors import DeadlineExceeded, Unavailable
 
@@ -41,6 +41,7 @@ class Bridge:
         credentials: str = "",
         prefix: str = "cephdr",
         name: str = "cephdr-chatops",
+        role: str = "chatops",
         timeout: float = 10.0,
         steps: bool = True,
     ) -> None:
@@ -48,6 +49,7 @@ class Bridge:
         self.credentials = credentials
         self.prefix = prefix
         self.name = name
+        self.role = role
         self.timeout = timeout
         self.steps = steps
         self.perms = PermissionLog()
@@ -94,6 +96,8 @@ class Bridge:
                     self.servers,
                     name=self.name,
                     credentials=self.credentials,
+                    # least privilege: the role's credentials may only read replies on its inbox
+                    inbox_prefix=inbox_prefix_for(self.role),
                     permissions=self.perms,
                     connect_timeout=3,
                 )

@@ -20,7 +20,12 @@ class Dr(BotPlugin):  # type: ignore[misc]
         self.settings = load(getattr(self.bot_config, "CEPHDR_CHATOPS", None))
         s = self.settings
         self.bridge = Bridge(
-            s.nats, credentials=s.creds, prefix=s.prefix, timeout=s.request_timeout, steps=s.steps
+            s.nats,
+            credentials=s.creds,
+            role=s.role,
+            prefix=s.prefix,
+            timeout=s.request_timeout,
+            steps=s.steps,
         )
         self.desk = Desk(
             caller=self.bridge,

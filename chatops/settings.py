@@ -25,6 +25,7 @@ from chatops.rules import AllowList, Role
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     nats: str = "nats://127.0.0.1:4222"
     creds: str = ""
+    role: str = "chatops"
     prefix: str = "cephdr"
     channel: str = ""
     users: dict[str, list[Role]] = msgspec.field(default_factory=dict)
