@@ -67,11 +67,10 @@ lint: setup
 schemas: setup
 	$(PY) -m schemas.export
 
-## demo: the lab (two Ceph sites, NATS, an agent per site), peered for mirroring, and its status
+## demo: the lab up (two Ceph sites, NATS, agents, controller), a protection group (RBD snapshot and journal
+## images, a CephFS directory) applied and mirrored, a planned failover and back with live progress (lab/demo.py)
 demo: setup
-	$(VENV)/bin/cephdr lab up --dir $(LAB_DIR) --peered
-	$(VENV)/bin/cephdr lab status --dir $(LAB_DIR)
-	@$(PY) -m lab.hints --dir $(LAB_DIR)
+	$(VENV)/bin/cephdr demo --dir $(LAB_DIR)
 
 lab-up: setup
 	$(VENV)/bin/cephdr lab up --dir $(LAB_DIR)

@@ -21,6 +21,14 @@ COMMAND_MODULES: list[str] = [
     "cli.req_cmd",
     "cli.drill_cmd",
     "cli.audit_cmd",
+    # the operator's commands (cli/session.py: --nats/--creds/--actor; exit codes: cli/exit_codes.py)
+    "cli.status_cmd",
+    "cli.failover_cmd",
+    "cli.ops_cmd",
+    "cli.auto_cmd",
+    "cli.peer_cmd",
+    "cli.events_cmd",
+    "cli.demo_cmd",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

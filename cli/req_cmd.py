@@ -1,7 +1,7 @@
 """`cephdr req SUBJECT [JSON]`: one request to any cephdr endpoint, for operators without the Go
 `nats` CLI. Prints the reply as JSON; on failure prints the structured error and exits non-zero:
-2 invalid request, 3 refused (not found, conflict, confirmation required, permission), 4 unavailable
-or timed out, 1 anything else."""
+2 invalid request, 3 refused (not found, conflict, confirmation required, permission), 5 timed
+out, 6 unavailable, 1 anything else (cli/exit_codes.py)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,8 @@ from nats.aio.client import Client as NATS
 
 from bus.client import request
 from bus.connect import PermissionLog, connect
-from schemas.errors import (
-    CephDRError,
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-)
+from cli import exit_codes
+from schemas.errors import CephDRError, Unavailable
 
 
 def register(subparsers: Any) -> None:
@@ -33,8 +27,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("body", nargs="?", default="{}", help="JSON request body (default {}; '-' reads stdin)")
     p.add_argument(
         "--nats",
-        default=os.environ.get("CEPHDR_NATS_URL", "nats://127.0.0.1:4222"),
-        help="NATS server URL (default $CEPHDR_NATS_URL or nats://127.0.0.1:4222)",
+        default=os.environ.get("CEPHDR_NATS") or os.environ.get("CEPHDR_NATS_URL") or "nats://127.0.0.1:4222",
+        help="NATS server URL (default $CEPHDR_NATS or nats://127.0.0.1:4222)",
     )
     p.add_argument("--creds", default=os.environ.get("CEPHDR_NATS_CREDS", ""), help="NATS credentials file")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
@@ -42,13 +36,8 @@ def register(subparsers: Any) -> None:
 
 
 def exit_code(err: CephDRError) -> int:
-    if isinstance(err, InvalidRequest):
-        return 2
-    if isinstance(err, NotFound | Conflict | PermissionDenied):
-        return 3
-    if isinstance(err, Unavailable):
-        return 4
-    return 1
+    """The exit codes of every operator command (cli/exit_codes.py)."""
+    return exit_codes.for_error(err)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,10 @@ PURE = [
     "chatops/render.py",
     "chatops/desk.py",
     "chatops/settings.py",
+    "cli/tables.py",
+    "cli/exit_codes.py",
+    "cli/confirm.py",
+    "cli/event_filter.py",
 ]
 
 

@@ -1,0 +1,152 @@
+"""The operator's connection to the controller: `--nats/--creds/--actor/--timeout/--json`, one
+request with the human's name and a fresh request id, and errors turned into exit codes.
+
+Every request names the human (`actor`: `--actor`, default the OS user) so the audit trail shows
+who asked, and carries a new `request_id` (a repeat of a command returns its first outcome).
+Requests are validated against the controller's schema before they are sent: a typo is an exit 2
+naming the field, not a round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+from nats.aio.client import Client as NATS
+
+from bus.client import request
+from bus.connect import PermissionLog
+from cli import exit_codes
+from cli.req_cmd import cli_connect
+from schemas.errors import CephDRError, InvalidRequest
+
+T = TypeVar("T")
+
+DEFAULT_URL = "nats://127.0.0.1:4222"
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's random uid)
+        return f"uid-{os.getuid()}"
+
+
+def add_connection(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    """The options every operator command takes."""
+    p.add_argument(
+        "--nats",
+        default=os.environ.get("CEPHDR_NATS") or os.environ.get("CEPHDR_NATS_URL") or DEFAULT_URL,
+        help=f"NATS URL (default $CEPHDR_NATS or {DEFAULT_URL})",
+    )
+    p.add_argument(
+        "--creds",
+        default=os.environ.get("CEPHDR_NATS_CREDS", ""),
+        help="NATS credentials file (default $CEPHDR_NATS_CREDS)",
+    )
+    p.add_argument(
+        "--actor",
+        default=default_actor(),
+        help="who asks, recorded with the operation (default: your user name)",
+    )
+    p.add_argument("--prefix", default="cephdr", help=argparse.SUPPRESS)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a reply (default 30)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+
+def request_id(verb: str) -> str:
+    return f"cli-{verb[:12].replace('.', '-')}-{uuid.uuid4().hex[:16]}"
+
+
+class Session:
+    """One connection, as the human `actor`."""
+
+    def __init__(self, args: argparse.Namespace, nc: NATS, perms: PermissionLog) -> None:
+        self.args = args
+        self.nc = nc
+        self.perms = perms
+        self.prefix: str = args.prefix
+        self.actor: str = args.actor
+
+    async def req(
+        self,
+        name: str,
+        body: dict[str, Any],
+        *,
+        request: type[Any],
+        reply: type[T],
+        timeout: float | None = None,
+    ) -> T:
+        """`<prefix>.ctl.<name>` with `body` + actor + request_id, validated as `request` first."""
+        full = {"request_id": request_id(name), "actor": self.actor, **body}
+        try:
+            msgspec.convert(full, type=request)
+        except msgspec.ValidationError as exc:
+            raise InvalidRequest(f"{name}: {exc}", where=name) from None
+        return await _request(
+            self.nc,
+            f"{self.prefix}.ctl.{name}",
+            full,
+            reply=reply,
+            timeout=timeout or self.args.timeout,
+            permissions=self.perms,
+        )
+
+
+async def _request(
+    nc: NATS, subject: str, body: Any, *, reply: type[T], timeout: float, permissions: PermissionLog
+) -> T:
+    return await request(nc, subject, body, reply=reply, timeout=timeout, permissions=permissions)
+
+
+def report_error(err: CephDRError, as_json: bool) -> int:
+    """The error for a human (stderr) or a script (`--json`: the structured error on stdout)."""
+    code = exit_codes.for_error(err)
+    if as_json:
+        print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
+    else:
+        print(f"cephdr: {exit_codes.MEANING[code]}: {err}", file=sys.stderr)
+        hint = err.details.get("active_op") if err.details else None
+        if hint:
+            print(f"cephdr: see `cephdr ops show {hint}`", file=sys.stderr)
+    return code
+
+
+def print_json(obj: Any) -> None:
+    print(msgspec.json.format(msgspec.json.encode(obj)).decode())
+
+
+def run(args: argparse.Namespace, body: Callable[[Session], Awaitable[int]]) -> int:
+    """Connect, run `body`, close; any cephdr error becomes its exit code."""
+
+    if not getattr(args, "verbose", False):
+        # "nats disconnected" at every close is the connection's business, not the operator's
+        logging.getLogger("bus.connect").setLevel(logging.WARNING)
+
+    async def main() -> int:
+        perms = PermissionLog()
+        nc = await cli_connect(args, perms)
+        try:
+            return await body(Session(args, nc, perms))
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(main())
+    except CephDRError as err:
+        return report_error(err, getattr(args, "json", False))
+    except KeyboardInterrupt:
+        print(
+            "cephdr: interrupted (an operation already started keeps running: `cephdr ops`)", file=sys.stderr
+        )
+        return 130
