@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from helpers.micro_v1 import errors
+from helpers.micro_v1 import Verb, errors
 
 from bus.connect import inbox_prefix_for
 from lab.model import LabInfo
@@ -111,23 +111,24 @@ def test_a_subject_nobody_serves_gets_no_responders(lab: LabInfo) -> None:
 
 
 def test_both_services_are_discovered_and_their_replies_pass_the_micro_schemas(lab: LabInfo) -> None:
-    verbs = ("ping", "info", "stats")
+    verbs: dict[str, Verb] = {"ping": "PING", "info": "INFO", "stats": "STATS"}
     # as many instances as the lab runs: the steps end when they all answered (or after 20 s, and
     # the counts below show who was missing)
     instances = {"cephdr-agent": len(lab.sites), "cephdr-controller": 1}
-    steps = [{"op": v, "service": svc, "expect": n, "max_wait_ms": 20000}
+    steps: list[dict[str, Any]] = [{"op": v, "service": svc, "expect": n, "max_wait_ms": 20000}
              for svc, n in instances.items() for v in verbs]
     # a refusal first, so STATS has an error to count (as `nats micro stats` shows it)
     refused, *results = run_node(lab, [req("cephdr.ctl.site.list", "[]"), *steps])
     assert refusal(refused)[0] == "400"
-    by = {(s["service"], s["op"]): r["replies"] for s, r in zip(steps, results, strict=True)}
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {
+        (s["service"], s["op"]): r["replies"] for s, r in zip(steps, results, strict=True)}
     agents = by[("cephdr-agent", "ping")]
     assert sorted(r["metadata"]["site"] for r in agents) == sorted(s.name for s in lab.sites)
     for (svc, verb), replies in by.items():
         assert len(replies) == instances[svc], (svc, verb, replies)  # one controller: the leader
         for reply in replies:
             assert reply["name"] == svc
-            assert errors(verb.upper(), reply) == [], (svc, verb, reply)  # type: ignore[arg-type]
+            assert errors(verbs[verb], reply) == [], (svc, verb, reply)
     subjects = {ep["subject"] for r in by[("cephdr-controller", "info")] for ep in r["endpoints"]}
     assert {"cephdr.ctl.status", "cephdr.ctl.site.list", "cephdr.ctl.failover"} <= subjects
     (stats,) = by[("cephdr-controller", "stats")]
