@@ -19,6 +19,7 @@ The lab is tests/system's session lab (one lab per test session): $CEPHDR_LAB_DI
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ def chat(lab: LabInfo) -> Iterator[Chat]:
             "request_timeout": 20,
         },
     }
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))  # TestBot logs to a file through the root logger
     tb = TestBot(extra_plugin_dir=str(ROOT / "chatops"), loglevel=logging.INFO, extra_config=config)
     c = Chat(tb)
     backend: Any = None
@@ -78,3 +81,9 @@ def chat(lab: LabInfo) -> Iterator[Chat]:
         yield c
     finally:
         tb.stop()
+        for h in root.handlers:
+            if h not in saved[1]:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(saved[0])
+        shutil.rmtree(tb.bot_config.BOT_DATA_DIR, ignore_errors=True)
