@@ -14,6 +14,7 @@ confirmation (pure: no errbot, no NATS; the clock is injected).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,23 +156,30 @@ class Confirmations:
     ttl: float = 60.0
     clock: Callable[[], float] = time.monotonic
     pending: dict[str, Pending] = field(default_factory=dict)
+    # errbot runs commands on a pool of threads: two confirmations at once must not both pass
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ask(self, user: str, group: str, to: str | None) -> Pending:
         p = Pending(user=user, group=group, to=to, at=self.clock())
-        self.pending[group] = p
+        with self._lock:
+            self.pending[group] = p
         return p
 
     def confirm(self, user: str, group: str) -> Pending:
         """The pending request, consumed; ParseError (with the reason) when it can't be confirmed."""
-        p = self.pending.get(group)
-        if p is None:
-            raise ParseError(f"no forced failover of {group} is waiting for confirmation")
-        if self.clock() - p.at > self.ttl:
+        with self._lock:
+            p = self.pending.get(group)
+            if p is None:
+                raise ParseError(f"no forced failover of {group} is waiting for confirmation")
+            if self.clock() - p.at > self.ttl:
+                del self.pending[group]
+                raise ParseError(
+                    f"the forced failover of {group} asked by {p.user} expired after {self.ttl:g} s; "
+                    "ask again"
+                )
+            if p.user != user:
+                raise ParseError(
+                    f"only {p.user}, who asked for the forced failover of {group}, can confirm it"
+                )
             del self.pending[group]
-            raise ParseError(
-                f"the forced failover of {group} asked by {p.user} expired after {self.ttl:g} s; ask again"
-            )
-        if p.user != user:
-            raise ParseError(f"only {p.user}, who asked for the forced failover of {group}, can confirm it")
-        del self.pending[group]
-        return p
+            return p

@@ -146,3 +146,26 @@ def test_confirmations_are_per_group_and_a_new_ask_restarts_the_clock() -> None:
     assert c.confirm("@bob", "db").user == "@bob"
     with pytest.raises(ParseError, match="no forced failover of mail"):
         c.confirm("@alice", "mail")
+
+
+def test_concurrent_confirmations_let_exactly_one_through() -> None:
+    import threading
+
+    c = Confirmations(ttl=60)
+    c.ask("@alice", "web", None)
+    results: list[str] = []
+    start = threading.Barrier(8)
+
+    def confirm() -> None:
+        start.wait()
+        try:
+            results.append(c.confirm("@alice", "web").user)
+        except ParseError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=confirm) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == ["@alice"] + ["refused"] * 7
