@@ -21,6 +21,7 @@ from helpers.lab_bus import lab_nats
 
 from lab.model import LabInfo
 from schemas.ctl import OpList, OpRecord
+from schemas.errors import Busy
 from schemas.ids import GroupName, SiteName
 from schemas.policy import AutoState, Decision, DecisionEvent
 
@@ -42,10 +43,16 @@ async def group(chat: Chat, ctl: Ctl) -> AsyncIterator[str]:
     assert applied.op_id is not None
     await ctl.wait_op(applied.op_id, timeout=300)
     yield name
-    got = await ctl.req("group.get", group=name)
-    if got.active_op:
-        await ctl.wait_op(got.active_op, timeout=300)
-    await ctl.req("group.delete", request_id=rid(), group=name, confirm=name)
+    for _ in range(5):  # the periodic reconcile may take the group between the read and the delete
+        got = await ctl.req("group.get", group=name)
+        if got.active_op:
+            await ctl.wait_op(got.active_op, timeout=300)
+        try:
+            await ctl.req("group.delete", request_id=rid(), group=name, confirm=name)
+            return
+        except Busy:
+            continue
+    raise AssertionError(f"group {name} stayed busy; not deleted")
 
 
 # -- reading
