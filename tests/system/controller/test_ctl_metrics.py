@@ -1,16 +1,20 @@
 """The lab controller's Prometheus endpoint, scraped over real HTTP while it drives real Ceph: a
 group applied through the controller shows its image on both sites (primary on one, replaying on
 the other, with an RPO lag), the controller reports itself leader, and the real `promtool check
-metrics` accepts the scraped text."""
+metrics` accepts the scraped text; a frozen agent shows its site down (and back), and a planned
+failover is counted and flips the primary in the series."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from helpers import oracle
@@ -18,6 +22,7 @@ from helpers.ctl import Ctl, describe, rid
 from helpers.wait import async_wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
+from lab import agents as lab_agents
 from lab.model import LabInfo
 from schemas.ctl import GroupApplied
 
@@ -105,3 +110,56 @@ async def test_promtool_accepts_the_scraped_text(lab: LabInfo, mirrored: dict[st
     cp = await asyncio.to_thread(subprocess.run, [tool, "check", "metrics"], input=text, capture_output=True,
                                  text=True, timeout=60, check=False)
     assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+async def test_a_silent_agent_shows_its_site_down_and_back(lab: LabInfo, mirrored: dict[str, str]) -> None:
+    """site-b's agent frozen (SIGSTOP): its heartbeats stop, the controller's view and so /metrics
+    say site-b is down, with the group's site_down alert; resumed, it is up again."""
+    assert lab.controller is not None
+    url, group = lab.controller.metrics_url, mirrored["group"]
+    pid = lab_agents.running_pid(Path(lab.dir), "site-b")
+    assert pid is not None
+
+    async def site_b(up: int) -> bool:
+        m = parse(await asyncio.to_thread(scrape, url))
+        alert = get(m, "cephdr_group_alerts", group=group, kind="site_down", severity="critical")
+        return get(m, "cephdr_site_up", site="site-b") == up and (alert is None) == bool(up)
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await async_wait_for(lambda: site_b(0), timeout=90, interval=2, what="site-b down in /metrics")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await async_wait_for(lambda: site_b(1), timeout=90, interval=2, what="site-b up again in /metrics")
+
+
+async def test_a_planned_failover_is_counted_and_flips_the_primary(
+    lab: LabInfo, ctl: Ctl, mirrored: dict[str, str]
+) -> None:
+    assert lab.controller is not None
+    url, group = lab.controller.metrics_url, mirrored["group"]
+    img = {"group": group, "pool": mirrored["pool"], "image": mirrored["image"]}
+    done = {"kind": "planned_failover", "state": "succeeded", "trigger": "operator"}
+    before = parse(await asyncio.to_thread(scrape, url))
+    count0 = get(before, "cephdr_operations_total", **done)
+    hist0 = get(before, "cephdr_operation_duration_seconds_count", kind="planned_failover", state="succeeded")
+    assert count0 is not None
+
+    accepted = await ctl.req("failover", request_id=rid(), group=group, to="site-b")
+    op = await ctl.wait_op(accepted.op_id)
+    assert op.state == "succeeded" and op.kind == "planned_failover", describe(op)
+
+    async def flipped() -> Series | None:
+        m = parse(await asyncio.to_thread(scrape, url))
+        ok = (
+            get(m, "cephdr_group_primary", group=group, site="site-b") == 1
+            and get(m, "cephdr_rbd_image_primary", site="site-b", **img) == 1
+            and get(m, "cephdr_rbd_image_primary", site="site-a", **img) == 0
+        )
+        return m if ok else None
+
+    m = await async_wait_for(flipped, timeout=120, interval=2, what="site-b primary in /metrics")
+    assert get(m, "cephdr_operations_total", **done) == count0 + 1
+    assert get(m, "cephdr_operation_duration_seconds_count", kind="planned_failover", state="succeeded") == (
+        hist0 or 0
+    ) + 1
