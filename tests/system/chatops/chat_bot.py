@@ -20,6 +20,7 @@ class Chat:
 
     tb: TestBot
     channel: queue.Queue[str] = field(default_factory=queue.Queue)
+    history: list[str] = field(default_factory=list)
 
     def say(self, user: str, text: str, timeout: float = 30) -> str:
         backend: Any = self.tb.bot
@@ -29,18 +30,17 @@ class Chat:
         return reply
 
     def posted(self, wanted: str, timeout: float) -> list[str]:
-        """Channel posts until one contains `wanted` (all of them, in order), or AssertionError."""
-        seen: list[str] = []
+        """Every channel post since the bot started, once one contains `wanted` (waiting for it up
+        to `timeout`), or AssertionError."""
         deadline = time.monotonic() + timeout
-        while True:
+        while not any(wanted in p for p in self.history):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(
-                    f"nothing with {wanted!r} posted to {CHANNEL} in {timeout:g}s; saw {seen}"
+                    f"nothing with {wanted!r} posted to {CHANNEL} in {timeout:g}s; saw {self.history}"
                 )
             try:
-                seen.append(self.channel.get(timeout=left))
+                self.history.append(self.channel.get(timeout=left))
             except queue.Empty:
                 continue
-            if wanted in seen[-1]:
-                return seen
+        return list(self.history)

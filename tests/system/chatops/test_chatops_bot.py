@@ -106,7 +106,9 @@ async def test_a_planned_failover_records_the_human_and_its_progress_is_posted(
     assert op.actor == "chat:@bob", op
     assert (op.kind, op.state) == ("planned_failover", "failed"), op  # its precheck: the image is absent
     posts = chat.posted(f"planned failover {op_id} FAILED", timeout=60)
-    assert any(f"planned failover {op_id} started" in p for p in posts), posts
+    mine = [p for p in posts if op_id in p]
+    assert mine[0].startswith(f"[{group}] planned failover {op_id} started ("), posts
+    assert "FAILED" in mine[-1] and "not mirrored on site-a" in mine[-1], posts
     assert "by chat:@bob" in chat.say("@vic", f"!dr ops {group}")
     # the controller's alert loop raises op_failed for the group, and the bot posts it
     chat.posted(f"[{group}] WARNING op_failed", timeout=60)
