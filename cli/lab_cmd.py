@@ -108,6 +108,8 @@ def print_status(st: dict[str, Any]) -> None:
         state = "" if c["alive"] else "  DEAD"
         print(f"\ncephdr controller  pid {c['pid'] or '-':>8}  rss {_rss(c['rss'])} MiB"
               f"  log {c['log']}{state}")
+        if c.get("metrics_url"):
+            print(f"  Prometheus metrics {c['metrics_url']}")
     print(f"\ntotal RSS {runner.total_rss(st) / MIB:.0f} MiB")
 
 

@@ -258,6 +258,7 @@ def status(lab_dir: Path) -> dict[str, Any]:
     out_controller = None
     if info.controller is not None:
         out_controller = {"config": info.controller.config, "log": info.controller.log,
+                          "metrics_url": info.controller.metrics_url,
                           **_proc("cephdr-controller", lab_controller.running_pid(lab_dir))}
     return {"dir": str(lab_dir), "nats_url": info.nats_url, "nats": _proc("nats-server", nats_pid),
             "objectstore": info.objectstore, "peered": info.peered, "sites": out_sites,
