@@ -80,6 +80,17 @@ async def test_who_may_do_what(chat: Chat, ctl: Ctl, group: str) -> None:
 # -- acting
 
 
+async def test_controller_refusals_come_back_with_their_code(chat: Chat, group: str) -> None:
+    back = chat.say("@bob", f"!dr failback {group}")
+    assert back.startswith(
+        f"failback of {group} refused [conflict]: group {group} has no failback pending"
+    ), back
+    missing = chat.say("@vic", "!dr status no-such-group")
+    assert missing == "status of no-such-group refused [not_found]: no group no-such-group (at $.group)", (
+        missing
+    )
+
+
 async def test_pause_and_resume_round_trip(chat: Chat, ctl: Ctl, group: str) -> None:
     assert chat.say("@bob", f"!dr pause {group}") == f"automatic actions paused for {group}"
     st: AutoState = await ctl.req("auto.get", group=group)
