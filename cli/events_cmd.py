@@ -70,33 +70,39 @@ def events(args: argparse.Namespace) -> int:
 
     async def body(s: Session) -> int:
         shown = 0
-        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        # (subject, data, messages the stream still holds after this one; -1: live, unknown)
+        queue: asyncio.Queue[tuple[str, bytes, int]] = asyncio.Queue()
 
-        async def on_msg(msg: Any) -> None:
-            queue.put_nowait((msg.subject, msg.data))
+        async def on_live(msg: Any) -> None:
+            queue.put_nowait((msg.subject, msg.data, -1))
 
+        async def on_stored(msg: Any) -> None:
+            queue.put_nowait((msg.subject, msg.data, msg.metadata.num_pending))
+
+        caught_up = False
         if args.live:
             for subj in filt.subjects(s.prefix):
-                await s.nc.subscribe(subj, cb=on_msg)
-            pending = -1  # never caught up: follow until interrupted or --max
+                await s.nc.subscribe(subj, cb=on_live)
         else:
             start = datetime.datetime.fromtimestamp(time.time() - window, datetime.UTC)
             cfg = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start)
             try:
                 sub = await s.nc.jetstream().subscribe(
-                    f"{s.prefix}.>", stream=EVENTS_STREAM, cb=on_msg, ordered_consumer=True, config=cfg
+                    f"{s.prefix}.>", stream=EVENTS_STREAM, cb=on_stored, ordered_consumer=True, config=cfg
                 )
-                pending = (await sub.consumer_info()).num_pending or 0
+                info = await sub.consumer_info()
             except Exception as exc:
                 raise Unavailable(
                     f"cannot read stream {EVENTS_STREAM}: {exc} (try --live)", where=EVENTS_STREAM
                 ) from None
+            # nothing delivered and nothing pending: the window is empty
+            caught_up = not info.num_pending and not (info.delivered and info.delivered.consumer_seq)
         follow = args.follow or args.live
         while True:
-            if pending == 0 and not follow:
+            if caught_up and not follow:
                 return exit_codes.OK
-            subject, data = await queue.get()
-            pending = max(0, pending - 1) if pending > 0 else pending
+            subject, data, left = await queue.get()
+            caught_up = caught_up or left == 0
             body = _decode(data)
             if body is None or not filt.matches(subject, body, s.prefix):
                 continue

@@ -19,7 +19,9 @@ from schemas.ctl import ListOps, OpCommand, OpList, OpRecord, OpRef
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("ops", help="controller operations: list, show ID, cancel ID, retry ID")
     sub = p.add_subparsers(dest="ops_command", metavar="ACTION")
-    p.set_defaults(func=list_ops, group=None, limit=20)
+    p.add_argument("--group", help="without ACTION: list only this group's")
+    p.add_argument("--limit", type=int, default=20, help="without ACTION: at most this many (default 20)")
+    p.set_defaults(func=list_ops)
     add_connection(p)
 
     ls = sub.add_parser("list", help="recent operations, newest first (the default)")
