@@ -48,7 +48,7 @@ def connect(args: argparse.Namespace) -> int:
         if args.json:
             print_json(got)
         else:
-            print(got.message + ("" if got.changed else " (already peered)"))
+            print(got.message)  # it says whether anything changed
         return exit_codes.OK
 
     return run(args, body)

@@ -138,6 +138,19 @@ class TestStatus:
         assert cp.returncode == exit_codes.UNAVAILABLE, cp.stderr
 
 
+class TestPeers:
+    def test_peer_connect_on_the_peered_lab_changes_nothing(self, lab: LabInfo, group: str) -> None:
+        from schemas.ctl import PeerConnected
+
+        out = ok(cephdr(lab, "peer", "connect", "site-a", "site-b", "--pool", "rbd", "--json"))
+        assert msgspec.json.decode(out, type=PeerConnected).changed is False
+        assert "already" in ok(cephdr(lab, "peer", "connect", "site-a", "site-b", "--fs", "cephfs"))
+
+    def test_peering_a_site_with_itself_is_a_usage_error(self, lab: LabInfo, group: str) -> None:
+        cp = cephdr(lab, "peer", "connect", "site-a", "site-a", "--pool", "rbd")
+        assert cp.returncode == exit_codes.USAGE and "different sites" in cp.stderr
+
+
 class TestRefusals:
     def test_forced_failover_without_confirmation_is_refused_and_changes_nothing(
         self, lab: LabInfo, group: str
