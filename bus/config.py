@@ -17,7 +17,11 @@ T = TypeVar("T")
 
 class NatsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
-    credentials: str = ""
+    credentials: str = ""  # `<role>.nk` nkey seed from `cephdr nats-config` (or a .creds file)
+    # TLS: the CA that signed the servers' certificates; cert + key only for mutual TLS
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
     prefix: str = "cephdr"
     request_timeout: Annotated[float, Meta(gt=0, le=3600)] = 5.0
 

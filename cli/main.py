@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "cli.req_cmd",
     "cli.drill_cmd",
     "cli.audit_cmd",
+    "cli.natsconfig_cmd",
     # the operator's commands (cli/session.py: --nats/--creds/--actor; exit codes: cli/exit_codes.py)
     "cli.status_cmd",
     "cli.failover_cmd",

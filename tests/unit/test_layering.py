@@ -22,6 +22,8 @@ PURE = [
     "bus/router.py",
     "bus/codec.py",
     "bus/dedupe.py",
+    "bus/permissions.py",
+    "bus/natsconf.py",
     "controller/ops",
     "controller/checks.py",
     "controller/view.py",
