@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
     up.add_argument("--no-agents", action="store_true",
                     help="start neither a cephdr agent per site nor the controller "
                     "(for tests that run their own)")
+    up.add_argument("--tls", action="store_true",
+                    help="NATS with mutual TLS (a CA, server and per-role client certificates)")
     up.set_defaults(func=cmd_up)
 
     st = lab_sub.add_parser("status", help="health, daemons (pid, RSS), NATS, agents and controller")
@@ -54,7 +56,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     try:
         info = runner.up(Path(args.dir), objectstore=args.objectstore, peered=args.peered,
-                         with_agents=not args.no_agents)
+                         with_agents=not args.no_agents, tls=args.tls)
     except LabError as e:
         print(f"cephdr lab up FAILED: {e.describe()}", file=sys.stderr)
         return 1
@@ -63,6 +65,10 @@ def cmd_up(args: argparse.Namespace) -> int:
           f"total RSS {runner.total_rss(st) / MIB:.0f} MiB")
     for s in info.sites:
         print(f"  {s.name}: export CEPH_CONF={s.conf}")
+    if info.credentials:
+        print(f"  NATS identities (least privilege, `--creds FILE`): {Path(info.creds('operator')).parent}/"
+              f"<role>.nk; roles {', '.join(sorted(info.credentials))}"
+              + (f"; TLS certs in {info.tls_dir}" if info.tls_dir else ""))
     return 0
 
 
@@ -91,6 +97,10 @@ def print_status(st: dict[str, Any]) -> None:
     n = st["nats"]
     print(f"lab {st['dir']} ({st['objectstore']}{', peered' if st['peered'] else ''})")
     print(f"NATS  {st['nats_url']}  pid {n['pid']}  rss {_rss(n['rss'])} MiB{'' if n['alive'] else '  DEAD'}")
+    if st.get("credentials"):
+        where = {str(Path(f).parent) for f in st["credentials"].values()}
+        print(f"  credentials {'|'.join(sorted(where))}/<role>.nk: {', '.join(sorted(st['credentials']))}"
+              + (f"; mutual TLS, certificates in {st['tls_dir']}" if st.get("tls_dir") else ""))
     for s in st["sites"]:
         print(f"\n{s['name']}  {s['health']}  conf {s['conf']}")
         print(f"  {'daemon':<26} {'pid':>8} {'RSS MiB':>9}")

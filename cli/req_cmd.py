@@ -16,7 +16,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from bus.client import request
-from bus.connect import PermissionLog, connect
+from bus.connect import PermissionLog, connect, tls_context
 from cli import exit_codes
 from schemas.errors import CephDRError, Unavailable
 
@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
         help="NATS server URL (default $CEPHDR_NATS or nats://127.0.0.1:4222)",
     )
     p.add_argument("--creds", default=os.environ.get("CEPHDR_NATS_CREDS", ""), help="NATS credentials file")
+    add_tls_args(p)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
     p.set_defaults(func=run)
 
@@ -51,8 +52,22 @@ def print_error(err: CephDRError) -> int:
     return exit_code(err)
 
 
+def add_tls_args(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    p.add_argument("--tls-ca", default=env("CEPHDR_NATS_TLS_CA", ""),
+                   help="CA of the NATS servers' certificates (default $CEPHDR_NATS_TLS_CA)")
+    p.add_argument("--tls-cert", default=env("CEPHDR_NATS_TLS_CERT", ""),
+                   help="client certificate for mutual TLS (default $CEPHDR_NATS_TLS_CERT)")
+    p.add_argument("--tls-key", default=env("CEPHDR_NATS_TLS_KEY", ""),
+                   help="its key (default $CEPHDR_NATS_TLS_KEY)")
+
+
 async def cli_connect(args: argparse.Namespace, perms: PermissionLog) -> NATS:
-    """The operator's connection (`--nats`, `--creds`): fails fast instead of retrying forever."""
+    """The operator's connection (`--nats`, `--creds`, TLS from `--tls-*` or $CEPHDR_NATS_TLS_*):
+    fails fast instead of retrying forever."""
+    ca, cert, key = (getattr(args, f"tls_{k}", "") or os.environ.get(f"CEPHDR_NATS_TLS_{k.upper()}", "")
+                     for k in ("ca", "cert", "key"))
+    tls = tls_context(ca, cert, key) if ca or cert else None
     try:
         return await connect(
             args.nats,
@@ -60,6 +75,7 @@ async def cli_connect(args: argparse.Namespace, perms: PermissionLog) -> NATS:
             credentials=args.creds,
             permissions=perms,
             forever=False,
+            tls=tls,
         )
     except Exception as exc:
         raise Unavailable(f"cannot connect to {args.nats}: {exc}", where=args.nats) from None

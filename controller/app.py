@@ -26,7 +26,7 @@ import controller.service.all  # noqa: F401  (registers every endpoint on the ro
 from agent.runtime import sdnotify
 from bus import subjects
 from bus.codec import encode
-from bus.connect import PermissionLog, connect
+from bus.connect import PermissionLog, connect_config
 from bus.jetstream import ensure_audit_stream, ensure_events_stream, lease_kv, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
@@ -85,9 +85,7 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.cfg
         perms = PermissionLog()
-        nc = await connect(
-            cfg.nats.servers, name="cephdr-controller", credentials=cfg.nats.credentials, permissions=perms
-        )
+        nc = await connect_config(cfg.nats, name="cephdr-controller", permissions=perms)
         self.nc = nc
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
         await ensure_events_stream(js, self.prefix)

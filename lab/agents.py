@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from agent import config as agent_config
-from bus.config import NatsConfig
 from lab import model, procs
 from lab.cmd import DaemonFailed, wait_until
 
@@ -33,7 +32,7 @@ def config_for(info: model.LabInfo, site: model.SiteInfo) -> agent_config.AgentC
     d = agents_dir(Path(info.dir))
     return agent_config.AgentConfig(
         site=site.name,  # type: ignore[arg-type]
-        nats=NatsConfig(servers=[info.nats_url]),
+        nats=info.nats_config(f"agent-{site.name}"),
         ceph=agent_config.CephConfig(
             conf=site.conf,
             client="client.admin",

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import msgspec
 
-from bus.config import NatsConfig
 from controller import config as controller_config
 from lab import model, ports, procs
 from lab.cmd import DaemonFailed, wait_until
@@ -59,7 +58,7 @@ def _pid_file(lab_dir: Path, index: int = 0) -> Path:
 
 def config_for(info: model.LabInfo) -> controller_config.ControllerConfig:
     return controller_config.ControllerConfig(
-        nats=NatsConfig(servers=[info.nats_url]),
+        nats=info.nats_config("controller"),
         controller=controller_config.ControllerSection(
             site_timeout=10.0,  # lab agents heartbeat every 2 s
             poll_interval=1.0,

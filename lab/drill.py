@@ -156,7 +156,7 @@ class Drill:
 
     # ------------------------------------------------------------------ the drill
     async def run(self) -> DrillReport:
-        from bus.connect import connect
+        from bus.connect import connect_config
 
         if runner.problems(self.lab_dir):
             raise Unavailable(f"the lab is not healthy: {'; '.join(runner.problems(self.lab_dir))}",
@@ -165,7 +165,8 @@ class Drill:
             raise Conflict("the lab runs no controller (brought up with --no-agents)",
                            where=str(self.lab_dir))
         try:
-            self.nc = await connect(self.info.nats_url, name="cephdr-drill", forever=False)
+            self.nc = await connect_config(self.info.nats_config("operator"), name="cephdr-drill",
+                                           forever=False)
         except Exception as exc:
             raise Unavailable(f"cannot connect to {self.info.nats_url}: {exc}",
                               where=self.info.nats_url) from None

@@ -12,18 +12,22 @@ from lab import model
 def hints(info: model.LabInfo) -> str:
     a, b = info.site("site-a"), info.site("site-b")
     venv = Path(sys.executable).parent
+    op = info.creds("operator")
+    creds = f" --creds {op}" if op else ""
+    nkey = f" --nkey {op} --inbox-prefix _INBOX_operator" if op else ""
     return f"""
 The lab is up. Try:
 
   # each site's mirroring status, from its cephdr agent (NATS request/reply; nats-py, no Go CLI needed)
-  {venv}/cephdr req cephdr.agent.site-a.status '{{}}' --nats {info.nats_url}
+  {venv}/cephdr req cephdr.agent.site-a.status '{{}}' --nats {info.nats_url}{creds}
 
   # the sites as the controller knows them (from the agents' heartbeats)
-  {venv}/cephdr req cephdr.ctl.site.list '{{}}' --nats {info.nats_url}
+  {venv}/cephdr req cephdr.ctl.site.list '{{}}' --nats {info.nats_url}{creds}
 
-  # with the NATS CLI, if you have it:
-  nats --server {info.nats_url} req cephdr.agent.site-b.rbd.pool.info '{{"pool": "rbd"}}'
-  nats --server {info.nats_url} micro ls
+  # with the NATS CLI, if you have it (as the lab's operator identity: least privilege)
+  nats --server {info.nats_url}{nkey} \\
+      req cephdr.agent.site-b.rbd.pool.info '{{"pool": "rbd"}}'
+  nats --server {info.nats_url}{nkey} micro ls
 
   # the Ceph CLIs, per site
   rbd -c {a.conf} mirror pool info rbd

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import msgspec
 
+from bus.config import NatsConfig
+
 LAB_FILE = "lab.json"
 
 
@@ -61,10 +63,21 @@ class LabInfo(msgspec.Struct, frozen=True, kw_only=True):
     # role ("operator", "controller", "agent-site-a", ...) -> the credentials file the lab made for
     # it; empty while the lab's NATS runs without authentication
     credentials: dict[str, str] = msgspec.field(default_factory=dict)
+    # with `lab up --tls`: the directory of the CA (ca.pem) and each role's client certificate
+    # (<role>.pem, <role>.key; the server asks for one: mutual TLS); empty: plain TCP
+    tls_dir: str = ""
 
     def creds(self, role: str) -> str:
         """The credentials file for `role`, or "" when the lab's NATS needs none."""
         return self.credentials.get(role, "")
+
+    def nats_config(self, role: str) -> NatsConfig:
+        """How `role` connects to the lab's NATS: URL, credentials and (with --tls) its certificate."""
+        if not self.tls_dir:
+            return NatsConfig(servers=[self.nats_url], credentials=self.creds(role))
+        d = Path(self.tls_dir)
+        return NatsConfig(servers=[self.nats_url], credentials=self.creds(role), tls_ca=str(d / "ca.pem"),
+                          tls_cert=str(d / f"{role}.pem"), tls_key=str(d / f"{role}.key"))
 
     def site(self, name: str) -> SiteInfo:
         for s in self.sites:

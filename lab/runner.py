@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bus import identities
 from lab import agents, mirror, model, ports, procs
 from lab import controller as lab_controller
 from lab.cmd import LabError
 from lab.conf import short_run_root, site_paths
 from lab.nats import NatsPaths
+from lab.nats import includes as nats_includes
 from lab.nats import running_pid as nats_running_pid
 from lab.nats import start as start_nats
 from lab.site import CORE_DAEMONS, Aborted, Site
@@ -28,6 +30,8 @@ from lab.site import CORE_DAEMONS, Aborted, Site
 log = logging.getLogger(__name__)
 
 SITE_NAMES = ("site-a", "site-b")
+# NATS identities for agents of sites the lab does not run (a test's agent of a dead cluster)
+SPARE_AGENT_SITES = ("site-dead",)
 # down stops in this order: mirror daemons first (an rbd-mirror whose peer is gone can hang), mon last
 STOP_ORDER = ("client.", "mds.", "osd.", "mgr.", "mon.")
 LAB_MARKERS = (model.LAB_FILE, ports.PORTS_FILE, "site-a", "nats")
@@ -39,11 +43,14 @@ class UpContext:
     objectstore: str
     peered: bool
     with_agents: bool = True
+    tls: bool = False
     sites: list[Site] = field(default_factory=list)
     agents: list[model.AgentInfo] = field(default_factory=list)
     controller: model.ControllerInfo | None = None
     nats_pid: int = 0
     nats_url: str = ""
+    credentials: dict[str, str] = field(default_factory=dict)
+    tls_dir: str = ""
 
 
 Step = tuple[str, Callable[[UpContext], None]]
@@ -67,7 +74,17 @@ def expected_daemons(site: Site) -> list[str]:
 
 # ---------------------------------------------------------------------- steps
 def step_nats(ctx: UpContext) -> None:
-    ctx.nats_pid, ctx.nats_url = start_nats(NatsPaths(ctx.dir / "nats"))
+    """nats-server with an identity per role (`cephdr nats-config`'s output, kept across
+    restarts) and, with --tls, mutual TLS: every lab client connects as its role."""
+    paths = NatsPaths(ctx.dir / "nats")
+    gen = identities.generate(paths.creds_dir, [*SITE_NAMES, *SPARE_AGENT_SITES], tap=True,
+                              tls_hosts=["127.0.0.1", "localhost"] if ctx.tls else None)
+    ctx.credentials = gen.credentials
+    ctx.tls_dir = str(paths.creds_dir / "tls") if ctx.tls else ""
+    ctx.nats_pid, ctx.nats_url = start_nats(paths, auth=gen.auth_conf, tls=gen.tls_conf)
+    if not nats_includes(paths, gen.auth_conf):
+        # a server started by an older cephdr, without identities, still runs: say so
+        ctx.credentials, ctx.tls_dir = {}, ""
 
 
 def _site_up(site: Site) -> None:
@@ -140,21 +157,26 @@ def problems(lab_dir: Path) -> list[str]:
 
 
 def up(
-    lab_dir: Path, objectstore: str = "bluestore", peered: bool = False, with_agents: bool = True
+    lab_dir: Path, objectstore: str = "bluestore", peered: bool = False, with_agents: bool = True,
+    tls: bool = False,
 ) -> model.LabInfo:
     lab_dir = lab_dir.resolve()
     existed = (lab_dir / model.LAB_FILE).exists()
     if existed:
         info = model.load(lab_dir)
         has_cephdr = bool(info.agents) and info.controller is not None
-        if not problems(lab_dir) and (info.peered or not peered) and (has_cephdr or not with_agents):
+        if (not problems(lab_dir) and (info.peered or not peered) and (has_cephdr or not with_agents)
+                and (bool(info.tls_dir) or not tls)):
             log.info("lab at %s is already up", lab_dir)
             return info
+        if tls and not info.tls_dir:
+            raise LabError(f"the lab at {lab_dir} runs without TLS; `cephdr lab down` it first")
+        tls = bool(info.tls_dir)
         peered = peered or info.peered
         with_agents = with_agents or bool(info.agents) or info.controller is not None
         objectstore = info.objectstore
     lab_dir.mkdir(parents=True, exist_ok=True)
-    ctx = UpContext(dir=lab_dir, objectstore=objectstore, peered=peered, with_agents=with_agents)
+    ctx = UpContext(dir=lab_dir, objectstore=objectstore, peered=peered, with_agents=with_agents, tls=tls)
     try:
         ctx.sites = make_sites(lab_dir, objectstore)
         for name, step in up_steps(peered, with_agents):
@@ -188,7 +210,8 @@ def describe(ctx: UpContext) -> model.LabInfo:
         ))
     return model.LabInfo(dir=str(ctx.dir), nats_url=ctx.nats_url, nats_pid=ctx.nats_pid,
                          objectstore=ctx.sites[0].objectstore if ctx.sites else ctx.objectstore,
-                         sites=sites, agents=list(ctx.agents), controller=ctx.controller, peered=ctx.peered)
+                         sites=sites, agents=list(ctx.agents), controller=ctx.controller, peered=ctx.peered,
+                         credentials=dict(ctx.credentials), tls_dir=ctx.tls_dir)
 
 
 # ---------------------------------------------------------------------- down
@@ -261,6 +284,7 @@ def status(lab_dir: Path) -> dict[str, Any]:
                           "metrics_url": info.controller.metrics_url,
                           **_proc("cephdr-controller", lab_controller.running_pid(lab_dir))}
     return {"dir": str(lab_dir), "nats_url": info.nats_url, "nats": _proc("nats-server", nats_pid),
+            "credentials": info.credentials, "tls_dir": info.tls_dir,
             "objectstore": info.objectstore, "peered": info.peered, "sites": out_sites,
             "agents": out_agents, "controller": out_controller}
 

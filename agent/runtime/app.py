@@ -30,7 +30,7 @@ from agent.service.registry import router
 from agent.status.diff import carry_forward, counts, diff
 from bus import subjects
 from bus.codec import encode
-from bus.connect import connect
+from bus.connect import connect_config
 from bus.jetstream import ensure_events_stream, state_kv
 from bus.outbox import Outbox
 from bus.service import ServiceHost
@@ -66,7 +66,7 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         cfg, site = self.cfg, self.site
         prefix = cfg.nats.prefix
-        nc = await connect(cfg.nats.servers, name=f"cephdr-agent-{site}", credentials=cfg.nats.credentials)
+        nc = await connect_config(cfg.nats, name=f"cephdr-agent-{site}")
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
         await ensure_events_stream(js, prefix)
         kv = await state_kv(js)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import nats
 import pytest
 from helpers.data import cephfs_mount, cephfs_write
+from helpers.lab_bus import lab_nats
 from helpers.oracle import rbd, unique_name
 from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
@@ -30,7 +30,6 @@ from agent.config import AgentConfig, AgentSection, CephConfig, StatusConfig, Ti
 from agent.runtime.app import Agent
 from bus import subjects
 from bus.client import request
-from bus.config import NatsConfig
 from lab import agents as lab_agents
 from lab.model import LabInfo
 from schemas.errors import DeadlineExceeded, NotFound, Unavailable
@@ -52,7 +51,7 @@ def role_is(role: str) -> Any:
 
 @pytest.fixture
 async def nc(lab: LabInfo) -> AsyncIterator[NATS]:
-    client = await nats.connect(lab.nats_url, connect_timeout=5)
+    client = await lab_nats(lab, "controller")  # commands agents, writes fence records
     yield client
     await client.close()
 
@@ -207,7 +206,7 @@ async def test_dead_cluster_answers_with_an_error_within_its_deadline(
     site = "site-dead"
     cfg = AgentConfig(
         site=site,  # type: ignore[arg-type]
-        nats=NatsConfig(servers=[lab.nats_url]),
+        nats=lab.nats_config(f"agent-{site}"),
         ceph=CephConfig(conf=str(conf), timeouts=Timeouts(connect=2, op=3, mon_op=3, osd_op=3)),
         status=StatusConfig(interval=2, pools=["rbd"]),  # type: ignore[list-item]
         agent=AgentSection(identity_file=str(tmp_path / "id.key"), heartbeat_interval=1),

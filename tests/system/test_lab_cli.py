@@ -29,6 +29,12 @@ def test_status_json(lab: LabInfo) -> None:
     st = json.loads(cp.stdout)
     assert st["nats_url"] == lab.nats_url and st["nats_url"].startswith("nats://127.0.0.1:")
     assert st["nats"]["alive"] and st["nats"]["rss"] > 0
+    # least-privilege NATS identities by default: one nkey seed per role, readable by its owner only
+    roles = {"agent-site-a", "agent-site-b", "controller", "operator", "chatops", "viewer"}
+    assert roles <= set(st["credentials"])
+    for role, path in st["credentials"].items():
+        assert path == lab.creds(role) and Path(path).name == f"{role}.nk"
+        assert Path(path).stat().st_mode & 0o777 == 0o600, path
     assert [s["name"] for s in st["sites"]] == ["site-a", "site-b"]
     for s, info in zip(st["sites"], lab.sites, strict=True):
         assert s["conf"] == info.conf and Path(s["conf"]).exists()

@@ -13,8 +13,8 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import nats
 import pytest
+from helpers.lab_bus import lab_nats
 from helpers.wait import async_wait_for, wait_for
 from nats.aio.client import Client as NATS
 
@@ -36,7 +36,7 @@ ALIVE_WITHIN = 60.0
 
 @pytest.fixture
 async def nc(lab: LabInfo) -> AsyncIterator[NATS]:
-    client = await nats.connect(lab.nats_url, connect_timeout=5)
+    client = await lab_nats(lab, "operator")
     yield client
     await client.close()
 

@@ -41,9 +41,9 @@ def assert_lab_as_it_was(lab: LabInfo, report: DrillReport, pools_before: dict[s
 
 
 async def group_gone(lab: LabInfo, name: str) -> bool:
-    import nats
+    from helpers.lab_bus import lab_nats
 
-    nc = await nats.connect(lab.nats_url, connect_timeout=5)
+    nc = await lab_nats(lab, "operator")
     try:
         reply = await nc.request("cephdr.ctl.group.list", b"{}", timeout=10)
         return name not in {g["spec"]["name"] for g in json.loads(reply.data)["groups"]}

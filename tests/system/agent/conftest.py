@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-import nats
 import pytest
 from helpers.agent_ctx import make_cluster
 from helpers.bus_agent import BusAgent
+from helpers.lab_bus import lab_nats
 
 from agent.identity import Identity
 from lab import agents as lab_agents
@@ -27,7 +27,7 @@ from lab.model import LabInfo
 @pytest.fixture(scope="session")
 async def agents(lab: LabInfo) -> AsyncIterator[dict[str, BusAgent]]:
     assert lab.agents, "the lab runs no agents (was it brought up with --no-agents?)"
-    nc = await nats.connect(lab.nats_url, connect_timeout=5)
+    nc = await lab_nats(lab, "controller")  # commands the agents, as the controller does
     out: dict[str, BusAgent] = {}
     for s in lab.sites:
         cfg = lab_agents.config_for(lab, s)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from helpers.ctl import Ctl
+from helpers.lab_bus import lab_nats
 
 from lab.model import LabInfo
 
@@ -21,6 +21,6 @@ from lab.model import LabInfo
 @pytest.fixture(scope="session")
 async def ctl(lab: LabInfo) -> AsyncIterator[Ctl]:
     assert lab.controller is not None, "the lab runs no controller (brought up with --no-agents?)"
-    nc = await nats.connect(lab.nats_url, connect_timeout=5)
+    nc = await lab_nats(lab, "operator")
     yield Ctl(nc)
     await nc.close()

@@ -11,10 +11,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from helpers import oracle
 from helpers.ctl import Ctl, describe, rid
+from helpers.lab_bus import lab_nats
 
 from lab.model import LabInfo
 from schemas.ctl import GroupApplied, GroupList, OpRecord, PeerConnected
@@ -120,7 +120,7 @@ async def test_peer_connect_is_sealed_and_group_requests_guard_their_state(
     async def record(msg: Any) -> None:
         seen.append((msg.subject, bytes(msg.data)))
 
-    spy = await nats.connect(lab.nats_url, connect_timeout=5)
+    spy = await lab_nats(lab, "tap")  # reads everything on the bus
     sub = await spy.subscribe(">", cb=record)
     try:
         applied: GroupApplied = await ctl.req("group.apply", request_id=rid(), spec=spec(name, pool, [image]))
