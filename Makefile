@@ -9,7 +9,7 @@ APT_PKGS := ceph-mon ceph-osd ceph-mgr ceph-mds rbd-mirror cephfs-mirror ceph-co
 LAB_DIR ?= $(CURDIR)/.lab
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv npm test test-unit test-bus test-system lint typecheck schemas demo bench lab-up lab-down lab-status clean
+.PHONY: setup apt venv npm test test-unit test-bus test-system lint typecheck schemas demo bench faults lab-up lab-down lab-status clean
 
 ## setup: Debian packages, the venv (from /usr/bin/python3 so it sees python3-rados/rbd/cephfs), the project
 setup: apt venv npm
@@ -83,6 +83,11 @@ lab-down: setup
 
 bench: setup
 	@echo "benchmarks against the Ceph CLI are not written yet (issue 8)" >&2; exit 1
+
+## faults: every fault drill on the lab (tests/system/faults), FAULT_TRIALS trials each; prints the table
+FAULT_TRIALS ?= 3
+faults: setup
+	CEPHDR_FAULTS=1 CEPHDR_FAULT_TRIALS=$(FAULT_TRIALS) $(PY) -m pytest tests/system/faults $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
