@@ -27,7 +27,8 @@ def test_status_json(lab: LabInfo) -> None:
     cp = cephdr("lab", "status", "--json", "--dir", lab.dir)
     assert cp.returncode == 0, cp.stderr
     st = json.loads(cp.stdout)
-    assert st["nats_url"] == lab.nats_url and st["nats_url"].startswith("nats://127.0.0.1:")
+    scheme = "tls" if lab.tls_dir else "nats"  # `lab up --tls`: mutual TLS
+    assert st["nats_url"] == lab.nats_url and st["nats_url"].startswith(f"{scheme}://127.0.0.1:")
     assert st["nats"]["alive"] and st["nats"]["rss"] > 0
     # least-privilege NATS identities by default: one nkey seed per role, readable by its owner only
     roles = {"agent-site-a", "agent-site-b", "controller", "operator", "chatops", "viewer"}
