@@ -41,7 +41,10 @@ ReqId = Annotated[
     RequestId,
     Meta(pattern=REQUEST_ID_PATTERN, description="caller-chosen id; a repeat returns the first outcome"),
 ]
-Op = Annotated[OpId, Meta(min_length=1, max_length=64, description="operation id")]
+# what a KV key allows (op records live under `op.<id>`): anything else could only be refused
+# by the store, as a 503, instead of here as a 400
+OP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$"
+Op = Annotated[OpId, Meta(pattern=OP_ID_PATTERN, max_length=64, description="operation id")]
 PeerId = Annotated[PeerUUID, Meta(pattern=UUID_PATTERN, description="mirror peer uuid")]
 
 

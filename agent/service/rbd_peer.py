@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from agent.ceph import rbd_peer, rbd_pool
 from agent.context import AgentContext
-from agent.service.guards import require_confirmation
+from agent.service.guards import require_confirmation, require_pool
 from agent.service.registry import router
 from schemas.common import Done
 from schemas.rbd import (
@@ -29,6 +29,7 @@ _IMPORT_DEADLINE = 30.0
 @router.command("rbd.peer.bootstrap.create", request=CreateBootstrap, reply=SealedBootstrap)
 async def bootstrap_create(ctx: AgentContext, req: CreateBootstrap) -> SealedBootstrap:
     """Create a peer bootstrap token for a pool, sealed for the recipient agent's public key."""
+    await require_pool(ctx.cluster, req.pool)
     if req.site_name is not None:
         await rbd_pool.set_site_name(ctx.cluster, req.site_name)
     token = await rbd_peer.bootstrap_create(ctx.cluster, req.pool)
@@ -47,6 +48,7 @@ async def bootstrap_create(ctx: AgentContext, req: CreateBootstrap) -> SealedBoo
 async def bootstrap_import(ctx: AgentContext, req: ImportBootstrap) -> Done:
     """Open a sealed bootstrap token and import it into a pool (rx-only or rx-tx); idempotent."""
     token = rbd_peer.parse_token(ctx.identity.open(req.sealed, req.sender_public_key))
+    await require_pool(ctx.cluster, req.pool)
     changed = False
     if req.site_name is not None:
         changed = await rbd_pool.set_site_name(ctx.cluster, req.site_name)

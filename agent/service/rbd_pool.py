@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.ceph import rbd_pool
 from agent.context import AgentContext
-from agent.service.guards import require_confirmation
+from agent.service.guards import require_confirmation, require_pool
 from agent.service.registry import router
 from schemas.common import Done
 from schemas.rbd import (
@@ -20,6 +20,7 @@ from schemas.rbd import (
 @router.command("rbd.pool.enable", request=EnablePoolMirroring, reply=Done)
 async def pool_enable(ctx: AgentContext, req: EnablePoolMirroring) -> Done:
     """Enable mirroring on a pool in image or pool mode (optionally setting the site name)."""
+    await require_pool(ctx.cluster, req.pool)
     done = []
     if req.site_name is not None and await rbd_pool.set_site_name(ctx.cluster, req.site_name):
         done.append(f"site name set to {req.site_name}")
