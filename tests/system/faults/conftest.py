@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from helpers.ctl import Ctl
+from helpers.lab_bus import lab_nats
 from records import Book
 
-from bus.connect import connect
 from lab.model import LabInfo
 
 _BOOK = pytest.StashKey[Book]()
@@ -60,11 +60,11 @@ def book(request: pytest.FixtureRequest) -> Book:
     return request.config.stash[_BOOK]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def ctl(lab: LabInfo) -> AsyncIterator[Ctl]:
+    """The controller as an operator sees it; one connection per module (the NATS drill restarts
+    the server, and a test connection gives up after a few reconnects: it makes its own)."""
     assert lab.controller is not None, "the lab runs no controller (brought up with --no-agents?)"
-    # reconnects for ever: drills restart the server under it
-    nc = await connect(lab.nats_url, name="operator-faults", credentials=lab.creds("operator"),
-                       connect_timeout=5, forever=True)
+    nc = await lab_nats(lab, "operator")
     yield Ctl(nc)
     await nc.close()

@@ -23,7 +23,8 @@ from nats.aio.client import Client as NATS
 from bus import subjects
 from controller.store import LEASE_KEY
 from lab import nats as lab_nats
-from lab import procs
+from lab import procs, runner
+from lab.cmd import LabError
 from lab.model import LabInfo
 from schemas.ctl import FleetStatus, GroupApplied, OpRecord
 from schemas.lease import LeaseRecord
@@ -86,6 +87,22 @@ async def last_seq(nc: NATS) -> int:
 def duplicates(payloads: list[bytes]) -> int:
     """Messages stored more than once (byte-identical: every event carries its own time)."""
     return sum(n - 1 for n in Counter(payloads).values())
+
+
+# ---------------------------------------------------------------------- the lab
+
+
+def lab_up_again(lab_dir: Path, attempts: int = 3) -> None:
+    """`lab up` after a staged site death. Retried: its peering step can reach a restarted mgr
+    before the mirroring module has loaded (lab/drill_lab.py does the same)."""
+    for i in range(attempts):
+        try:
+            runner.up(lab_dir, peered=True)
+            return
+        except LabError:
+            if i == attempts - 1:
+                raise
+            time.sleep(5)  # not a check: give the mgr module time to load before the next try
 
 
 # ---------------------------------------------------------------------- signals

@@ -48,7 +48,7 @@ async def events_for(lab: LabInfo, after: int) -> tuple[set[str], list[bytes]]:
     return {msgspec.json.decode(d, type=ImageEvent).image for d in payloads}, payloads
 
 
-async def one_trial(lab: LabInfo, ctl: Ctl, t: int) -> Trial:
+async def one_trial(lab: LabInfo, t: int) -> Trial:
     sa = lab.site("site-a")
     log_file = lab_agents.agents_dir(Path(lab.dir)) / "site-a.log"
     # a pool not mirrored yet (the agent does not scan it) with journaled images: enabling
@@ -76,8 +76,10 @@ async def one_trial(lab: LabInfo, ctl: Ctl, t: int) -> Trial:
             start_nats_on(lab, port)
         nc = await lab_nats(lab, "operator")
         try:
+            fresh = Ctl(nc)  # the test's own connection may have given up during the outage
+
             async def commands() -> bool:
-                sites: SiteList = await ctl.req("site.list", timeout=5)
+                sites: SiteList = await fresh.req("site.list", timeout=5)
                 st = await request(nc, "cephdr.agent.site-a.status", {"fresh": True}, reply=SiteStatus,
                                    timeout=30)
                 return bool(sites.sites) and st.cluster_reachable
@@ -102,10 +104,10 @@ async def one_trial(lab: LabInfo, ctl: Ctl, t: int) -> Trial:
             oracle.ceph(sa, "osd", "pool", "rm", pool, pool, "--yes-i-really-really-mean-it")
 
 
-async def test_nats_restart_under_the_agents_loses_no_event(lab: LabInfo, ctl: Ctl, book: Book) -> None:
+async def test_nats_restart_under_the_agents_loses_no_event(lab: LabInfo, book: Book) -> None:
     drill = book.drill("nats-restart", "nats-server kill -9 + restart: events queued meanwhile stored once; "
                                        "commands resume")
     for t in range(trials("nats-restart")):
-        drill.trials.append(await one_trial(lab, ctl, t))
+        drill.trials.append(await one_trial(lab, t))
     failed = [tr for tr in drill.trials if not tr.passed]
     assert not failed, failed
