@@ -100,3 +100,25 @@ def test_a_bad_tls_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match="cannot load TLS files"):
         tls_context(str(tmp_path / "missing-ca.pem"))
     assert isinstance(tls_context(""), ssl.SSLContext)
+
+
+async def test_the_labs_nats_step_with_tls_serves_each_role(tmp_path: Path) -> None:
+    """`cephdr lab up --tls`'s NATS step (the Ceph steps are not needed for this): mutual TLS on
+    a tls:// URL, and each role connects with what `LabInfo.nats_config(role)` gives it."""
+    from lab import runner
+    from lab.model import LabInfo
+
+    ctx = runner.UpContext(dir=tmp_path, objectstore="bluestore", peered=False, tls=True)
+    runner.step_nats(ctx)
+    try:
+        assert ctx.nats_url.startswith("tls://") and ctx.tls_dir
+        info = LabInfo(dir=str(tmp_path), nats_url=ctx.nats_url, nats_pid=ctx.nats_pid,
+                       credentials=ctx.credentials, tls_dir=ctx.tls_dir)
+        for role in ("operator", "controller", "agent-site-a"):
+            nc = await connect_config(info.nats_config(role), name=f"lab-{role}", forever=False)
+            try:
+                await nc.flush()
+            finally:
+                await nc.close()
+    finally:
+        procs.stop([ctx.nats_pid], term_timeout=5, what="nats-server")
