@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import re
+import select
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -170,6 +173,43 @@ class TestRefusals:
         )
         assert [o.op_id for o in ops_after.ops] == [o.op_id for o in ops_before.ops]
         assert rbd_primary(lab, "site-a", image_of(lab, group))
+
+    @pytest.mark.parametrize(
+        ("typed", "said"), [("wrong", "did not match"), ("ghost-group", "no group ghost")]
+    )
+    def test_the_typed_confirmation_on_a_real_terminal(self, lab: LabInfo, typed: str, said: str) -> None:
+        """A pty, as an operator's terminal: a wrong name stops the CLI (nothing sent); the right one
+        sends the request with confirm, which the controller then judges (here: no such group)."""
+        env = {**os.environ, "CEPHDR_NATS": lab.nats_url, "CEPHDR_NATS_CREDS": lab.creds("operator")}
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the CLI on the terminal
+            os.execve(CEPHDR[0], [*CEPHDR, "failover", "ghost-group", "--force"], env)
+
+        def read() -> bytes:
+            ready, _, _ = select.select([fd], [], [], 60)  # a deadline on each read: never hang
+            assert ready, f"the CLI said nothing for 60s: {out.decode()!r}"
+            try:
+                return os.read(fd, 4096)
+            except OSError:  # EIO once the child closed the terminal
+                return b""
+
+        out, st = b"", None
+        try:
+            while b"to go ahead" not in out:
+                chunk = read()
+                assert chunk, f"the CLI ended before asking: {out.decode()!r}"
+                out += chunk
+            os.write(fd, typed.encode() + b"\n")
+            while chunk := read():
+                out += chunk
+            _, st = os.waitpid(pid, 0)
+        finally:
+            if st is None:  # a failed read above: do not leave the CLI waiting on its terminal
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+        assert st is not None and os.waitstatus_to_exitcode(st) == exit_codes.REFUSED, out.decode()
+        assert said in out.decode()
 
     def test_the_controller_refuses_a_forced_failover_with_a_wrong_confirmation(
         self, lab: LabInfo, group: str
