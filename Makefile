@@ -81,8 +81,11 @@ lab-status: setup
 lab-down: setup
 	$(VENV)/bin/cephdr lab down --dir $(LAB_DIR)
 
+## bench: cephdr against Ceph's own tools on the lab at LAB_DIR (brought up, or reused when it runs);
+## options in BENCH_ARGS, e.g. make bench BENCH_ARGS="--only P2 --p2-n 50"; table on stdout, JSON in bench/results/
 bench: setup
-	@echo "benchmarks against the Ceph CLI are not written yet (issue 8)" >&2; exit 1
+	$(VENV)/bin/cephdr lab up --dir $(LAB_DIR) --peered
+	CEPHDR_LAB_DIR=$(LAB_DIR) $(PY) -m bench --lab-dir $(LAB_DIR) $(BENCH_ARGS)
 
 ## faults: every fault drill on the lab (tests/system/faults), FAULT_TRIALS trials each; prints the table
 FAULT_TRIALS ?= 3

@@ -39,6 +39,8 @@ PURE = [
     "cli/exit_codes.py",
     "cli/confirm.py",
     "cli/event_filter.py",
+    "bench/stats.py",
+    "bench/simgen.py",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks against Ceph's own tools and scale by simulation (`make bench`, issue 8)."""
