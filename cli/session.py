@@ -17,7 +17,8 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -41,17 +42,38 @@ def default_actor() -> str:
         return f"uid-{os.getuid()}"
 
 
+def lab_defaults(environ: Mapping[str, str]) -> tuple[str, str]:
+    """(URL, operator credentials) of the lab named by $CEPHDR_LAB_DIR, if it has a lab.json; so
+    `cephdr status` works on the lab (and in the demo container) without exporting anything.
+    Only an explicit $CEPHDR_LAB_DIR counts: an operator's shell never picks up a lab by accident."""
+    lab_dir = environ.get("CEPHDR_LAB_DIR")
+    if not lab_dir:
+        return "", ""
+    try:
+        info = json.loads((Path(lab_dir) / "lab.json").read_text())
+    except (OSError, ValueError):
+        return "", ""
+    url = info.get("nats_url") if isinstance(info, dict) else None
+    if not isinstance(url, str):
+        return "", ""
+    creds = (info.get("credentials") or {}).get("operator", "")
+    return url, creds if isinstance(creds, str) else ""
+
+
 def add_connection(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     """The options every operator command takes."""
+    env = os.environ
+    lab_url, lab_creds = lab_defaults(env)
+    explicit = env.get("CEPHDR_NATS") or env.get("CEPHDR_NATS_URL")
     p.add_argument(
         "--nats",
-        default=os.environ.get("CEPHDR_NATS") or os.environ.get("CEPHDR_NATS_URL") or DEFAULT_URL,
-        help=f"NATS URL (default $CEPHDR_NATS or {DEFAULT_URL})",
+        default=explicit or lab_url or DEFAULT_URL,
+        help=f"NATS URL (default $CEPHDR_NATS, else the lab at $CEPHDR_LAB_DIR, else {DEFAULT_URL})",
     )
     p.add_argument(
         "--creds",
-        default=os.environ.get("CEPHDR_NATS_CREDS", ""),
-        help="NATS credentials file (default $CEPHDR_NATS_CREDS)",
+        default=env.get("CEPHDR_NATS_CREDS") or ("" if explicit else lab_creds),
+        help="NATS credentials file (default $CEPHDR_NATS_CREDS, else the lab's operator.nk)",
     )
     p.add_argument(
         "--actor",

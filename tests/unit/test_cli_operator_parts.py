@@ -5,6 +5,7 @@ event filter. Nothing is connected; nothing is faked but the terminal."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -180,3 +181,37 @@ class TestEventFilter:
     def test_since_refuses_what_it_cannot_read(self, text: str) -> None:
         with pytest.raises(errors.InvalidRequest):
             since_seconds(text)
+
+
+class TestLabDefaults:
+    def test_an_explicit_lab_dir_gives_its_url_and_operator_credentials(self, tmp_path: Path) -> None:
+        from cli.session import lab_defaults
+
+        (tmp_path / "lab.json").write_text(
+            '{"nats_url": "nats://127.0.0.1:40001", "credentials": {"operator": "/x/operator.nk"}}'
+        )
+        assert lab_defaults({"CEPHDR_LAB_DIR": str(tmp_path)}) == ("nats://127.0.0.1:40001", "/x/operator.nk")
+
+    def test_no_lab_dir_or_no_lab_gives_nothing(self, tmp_path: Path) -> None:
+        from cli.session import lab_defaults
+
+        assert lab_defaults({}) == ("", "")
+        assert lab_defaults({"CEPHDR_LAB_DIR": str(tmp_path)}) == ("", "")
+        (tmp_path / "lab.json").write_text("not json")
+        assert lab_defaults({"CEPHDR_LAB_DIR": str(tmp_path)}) == ("", "")
+
+    def test_an_explicit_url_wins_and_takes_no_lab_credentials(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "lab.json").write_text(
+            '{"nats_url": "nats://127.0.0.1:40001", "credentials": {"operator": "/x/operator.nk"}}'
+        )
+        monkeypatch.setenv("CEPHDR_LAB_DIR", str(tmp_path))
+        monkeypatch.delenv("CEPHDR_NATS_CREDS", raising=False)
+        monkeypatch.delenv("CEPHDR_NATS_URL", raising=False)
+        monkeypatch.delenv("CEPHDR_NATS", raising=False)
+        a = parse("status")
+        assert (a.nats, a.creds) == ("nats://127.0.0.1:40001", "/x/operator.nk")
+        monkeypatch.setenv("CEPHDR_NATS", "nats://prod:4222")
+        a = parse("status")
+        assert (a.nats, a.creds) == ("nats://prod:4222", "")
