@@ -364,34 +364,40 @@ def make_dir(conf: Path, fs_name: str, path: str) -> bool:
 
 def next_steps(info: model.LabInfo, spec: GroupSpec, group_file: Path) -> str:
     creds = info.creds("operator")
-    env = f"export CEPHDR_NATS={info.nats_url}" + (f" CEPHDR_NATS_CREDS={creds}" if creds else "")
-    nats = f"nats --server {info.nats_url}" + (f" --creds {creds}" if creds else "")
+    # natscli takes an nkey seed with --nkey; the operator role may read only its own inbox prefix
+    auth = f" --{'nkey' if creds.endswith('.nk') else 'creds'} {creds} --inbox-prefix _INBOX_operator"
     venv = Path(sys.executable).parent
     g = spec.name
-    return f"""The group {g} is protected and back on {spec.primary}. Try:
 
-  {env}
-  export PATH={venv}:$PATH
+    def cmd(line: str, why: str = "") -> str:
+        return f"  {line.ljust(40)}# {why}" if why else f"  {line}"
 
-  # the operator CLI (README: "The cephdr CLI"); --json on any of them for scripts
-  cephdr status                          # sites and groups: state, primary, RPO lag, alerts
-  cephdr status {g}
-  cephdr failover {g}
-  cephdr failover {g} --force            # when the primary is lost: asks you to type the name
-  cephdr ops                             # then: cephdr ops show ID
-  cephdr events --since 30m --group {g}
-  cephdr events --follow --kind alert
-  cephdr pause --reason maintenance      # hold automatic failover; cephdr resume lifts it
-  cephdr apply -f {group_file}
-
-  # the same with the NATS CLI, if you have it (README: "The NATS CLI")
-  {nats} req cephdr.ctl.status '{{"group":"{g}"}}'
-  {nats} req cephdr.ctl.failover '{{"request_id":"fo-{g}-0001","group":"{g}"}}'
-  {nats} req cephdr.ctl.op.list '{{"group":"{g}","limit":5}}'
-  {nats} micro ls
-
-  # take the lab down (stops every process, removes all state)
-  cephdr lab down --dir {info.dir}"""
+    cli = [
+        cmd(f"export CEPHDR_LAB_DIR={info.dir}", "the CLI finds the lab's NATS and credentials"),
+        cmd(f"export PATH={venv}:$PATH"),
+        "",
+        '  # the operator CLI (README: "The cephdr CLI"); --json on any of them for scripts',
+        cmd("cephdr status", "sites and groups: state, primary, RPO lag, alerts"),
+        cmd(f"cephdr status {g}", "each member on each site"),
+        cmd(f"cephdr failover {g}", "planned, to the other site, live"),
+        cmd(f"cephdr failover {g} --force", "the primary is lost: you type the name"),
+        cmd("cephdr ops", "then: cephdr ops show ID"),
+        cmd(f"cephdr events --since 30m --group {g}"),
+        cmd("cephdr events --follow --kind alert"),
+        cmd("cephdr pause --reason maintenance", "hold automatic failover; cephdr resume"),
+        cmd(f"cephdr apply -f {group_file}", "idempotent"),
+        "",
+        '  # the same with the NATS CLI, if you have it (README: "Driving cephdr with the NATS CLI")',
+        f"  alias nats='nats --server {info.nats_url}{auth if creds else ''}'",
+        f'  nats req cephdr.ctl.status \'{{"group":"{g}"}}\'',
+        f'  nats req cephdr.ctl.failover \'{{"request_id":"fo-{g}-0001","group":"{g}"}}\'',
+        f'  nats req cephdr.ctl.op.list \'{{"group":"{g}","limit":5}}\'',
+        "  nats micro ls",
+        "",
+        "  # take the lab down (stops every process, removes all state)",
+        f"  cephdr lab down --dir {info.dir}",
+    ]
+    return f"The group {g} is protected and back on {spec.primary}. Try:\n\n" + "\n".join(cli)
 
 
 def run_demo(lab_dir: Path, group_file: Path, say: Say, *, cleanup: bool = False) -> None:
