@@ -183,6 +183,7 @@ class Site:
             keyring.parent.mkdir(parents=True, exist_ok=True)
             self.ceph("auth", "get-or-create", "mgr.x", "mon", "allow profile mgr", "osd", "allow *",
                       "mds", "allow *", "-o", str(keyring))
+            keyring.chmod(0o600)  # `ceph ... -o` writes 0644: a key file is for its owner only
         self.start_daemon("mgr.x", ["ceph-mgr", "-c", str(self.paths.conf), "-i", "x"])
 
     def osd(self) -> None:
@@ -237,6 +238,7 @@ class Site:
             self.ceph("auth", "get-or-create", "mds.a", "mon", "allow profile mds",
                       "osd", "allow rw tag cephfs *=*", "mds", "allow", "mgr", "allow profile mds",
                       "-o", str(keyring))
+            keyring.chmod(0o600)
         self.start_daemon("mds.a", ["ceph-mds", "-c", str(self.paths.conf), "-i", "a"])
 
     def rbd_pool(self) -> None:
