@@ -80,7 +80,7 @@ def events(args: argparse.Namespace) -> int:
             queue.put_nowait((msg.subject, msg.data, msg.metadata.num_pending))
 
         caught_up = False
-        if args.live:
+        if args.live or args.kind == "heartbeat":  # the stream keeps no heartbeat: live only
             for subj in filt.subjects(s.prefix):
                 await s.nc.subscribe(subj, cb=on_live)
         else:
@@ -97,7 +97,7 @@ def events(args: argparse.Namespace) -> int:
                 ) from None
             # nothing delivered and nothing pending: the window is empty
             caught_up = not info.num_pending and not (info.delivered and info.delivered.consumer_seq)
-        follow = args.follow or args.live
+        follow = args.follow or args.live or args.kind == "heartbeat"
         while True:
             if caught_up and not follow:
                 return exit_codes.OK

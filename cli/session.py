@@ -137,7 +137,8 @@ def report_error(err: CephDRError, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"error": msgspec.to_builtins(err.body())}, indent=2))
     else:
-        print(f"cephdr: {exit_codes.MEANING[code]}: {err}", file=sys.stderr)
+        where = f" (at {err.where})" if err.where else ""
+        print(f"cephdr: {exit_codes.MEANING[code]} ({err.code}): {err.message}{where}", file=sys.stderr)
         hint = err.details.get("active_op") if err.details else None
         if hint:
             print(f"cephdr: see `cephdr ops show {hint}`", file=sys.stderr)
@@ -152,8 +153,9 @@ def run(args: argparse.Namespace, body: Callable[[Session], Awaitable[int]]) -> 
     """Connect, run `body`, close; any cephdr error becomes its exit code."""
 
     if not getattr(args, "verbose", False):
-        # "nats disconnected" at every close is the connection's business, not the operator's
-        logging.getLogger("bus.connect").setLevel(logging.WARNING)
+        # "disconnected" at every close and each failed connect attempt are the connection's
+        # business; what the operator needs comes as the command's error (a denial is an ERROR)
+        logging.getLogger("bus.connect").setLevel(logging.ERROR)
 
     async def main() -> int:
         perms = PermissionLog()

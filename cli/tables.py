@@ -334,7 +334,9 @@ def rpo_line(op: OpRecord, rpo_lag_s: float | None) -> str:
 
 def event_line(subject: str, data: dict[str, Any]) -> str:
     """One event of the stream, for `cephdr events`: time, subject, the gist."""
-    at = data.get("at") or data.get("op", {}).get("finished_at") or data.get("op", {}).get("started_at")
+    raw_op = data.get("op")
+    op: dict[str, Any] = raw_op if isinstance(raw_op, dict) else {}
+    at = data.get("at") or data.get("sent_at") or op.get("finished_at") or op.get("started_at")
     ts = clock(at)[11:] if isinstance(at, int | float) else "--:--:--"
     gist = data.get("message") or ""
     if "op" in data and isinstance(data["op"], dict):
