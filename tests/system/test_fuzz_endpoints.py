@@ -118,8 +118,9 @@ def struct_dicts(t: mi.StructType) -> st.SearchStrategy[dict[str, Any]]:
     required = {f.encode_name: typed(f.type) for f in t.fields if f.required}
     optional = {f.encode_name: typed(f.type) for f in t.fields if not f.required}
     d = st.fixed_dictionaries(required, optional=optional)
-    if t.tag_field is not None:
-        d = d.map(lambda v: {**v, t.tag_field: t.tag})
+    tag_field, tag = t.tag_field, t.tag
+    if tag_field is not None:
+        d = d.map(lambda v: {**v, tag_field: tag})
     return d
 
 
