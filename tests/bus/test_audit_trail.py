@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -20,7 +21,6 @@ from bus.service import ServiceHost
 from schemas.audit import AuditRecord
 from schemas.common import ConfirmableCommand, Done
 from schemas.errors import require_confirmation
-from helpers.wait import async_wait_for
 
 pytestmark = pytest.mark.bus
 
