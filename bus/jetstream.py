@@ -60,13 +60,22 @@ async def ensure_audit_stream(js: JetStreamContext, prefix: str = subjects.PREFI
         deny_purge=True,
     )
     try:
-        await js.stream_info(subjects.AUDIT_STREAM)
+        info = await js.stream_info(subjects.AUDIT_STREAM)
     except NotFoundError:
         try:
             await js.add_stream(cfg)
             log.info("created stream %s", subjects.AUDIT_STREAM)
+            return
         except BadRequestError:
-            await js.stream_info(subjects.AUDIT_STREAM)
+            info = await js.stream_info(subjects.AUDIT_STREAM)
+    # made by someone else first (agents may create the shared streams): say so if it is weaker
+    have = info.config
+    if not (have.deny_delete and have.deny_purge) or list(have.subjects or []) != cfg.subjects:
+        log.error(
+            "stream %s exists with deny_delete=%s deny_purge=%s subjects=%s: audit records can be removed "
+            "or missed; delete it while nothing runs (an admin can) and start a controller to recreate it",
+            subjects.AUDIT_STREAM, have.deny_delete, have.deny_purge, have.subjects,
+        )
 
 
 async def state_kv(js: JetStreamContext) -> KeyValue:

@@ -4,20 +4,24 @@ deletes and purges. The service under test is a small router defined here."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgspec
 import pytest
 from helpers.wait import async_wait_for
 from nats.aio.client import Client as NATS
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 
 from bus import subjects
 from bus.connect import connect
 from bus.jetstream import ensure_audit_stream
 from bus.router import Router
 from bus.service import ServiceHost
+from lab import nats as labnats
+from lab import procs
 from schemas.audit import AuditRecord
 from schemas.common import ConfirmableCommand, Done
 from schemas.errors import require_confirmation
@@ -130,3 +134,19 @@ async def test_the_stream_refuses_deletes_and_purges(nc: NATS) -> None:
         await js.purge_stream(subjects.AUDIT_STREAM)
     info = await js.stream_info(subjects.AUDIT_STREAM)
     assert info.config.deny_delete and info.config.deny_purge
+
+
+async def test_a_weaker_audit_stream_made_first_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    # its own server: the session's already has the real stream
+    with tempfile.TemporaryDirectory(prefix="cephdr-bus-") as d:
+        paths = labnats.NatsPaths(Path(d))
+        pid, url = labnats.start(paths)
+        try:
+            nc = await connect(url, name="admin", forever=False)
+            js = nc.jetstream()
+            await js.add_stream(StreamConfig(name=subjects.AUDIT_STREAM, subjects=["cephdr.audit.>"]))
+            await ensure_audit_stream(js)
+            await nc.close()
+        finally:
+            procs.stop([pid], term_timeout=5, what="nats-server")
+    assert "deny_delete=False deny_purge=False" in caplog.text
