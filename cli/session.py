@@ -27,7 +27,7 @@ from nats.aio.client import Client as NATS
 from bus.client import request
 from bus.connect import PermissionLog
 from cli import exit_codes
-from cli.req_cmd import cli_connect
+from cli.req_cmd import add_tls_args, cli_connect
 from schemas.errors import CephDRError, InvalidRequest
 
 T = TypeVar("T")
@@ -60,6 +60,24 @@ def lab_defaults(environ: Mapping[str, str]) -> tuple[str, str]:
     return url, creds if isinstance(creds, str) else ""
 
 
+def lab_tls(environ: Mapping[str, str]) -> dict[str, str]:
+    """With `lab up --tls`: the operator's client certificate and the lab's CA, as TLS defaults."""
+    lab_dir = environ.get("CEPHDR_LAB_DIR")
+    try:
+        info = json.loads((Path(lab_dir) / "lab.json").read_text()) if lab_dir else {}
+    except (OSError, ValueError):
+        return {}
+    tls_dir = info.get("tls_dir") if isinstance(info, dict) else None
+    if not isinstance(tls_dir, str) or not tls_dir:
+        return {}
+    d = Path(tls_dir)
+    return {
+        "tls_ca": str(d / "ca.pem"),
+        "tls_cert": str(d / "operator.pem"),
+        "tls_key": str(d / "operator.key"),
+    }
+
+
 def add_connection(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     """The options every operator command takes."""
     env = os.environ
@@ -75,6 +93,9 @@ def add_connection(p: argparse.ArgumentParser, *, json_flag: bool = True) -> Non
         default=env.get("CEPHDR_NATS_CREDS") or ("" if explicit else lab_creds),
         help="NATS credentials file (default $CEPHDR_NATS_CREDS, else the lab's operator.nk)",
     )
+    add_tls_args(p)
+    if not (explicit or any(env.get(f"CEPHDR_NATS_TLS_{k}") for k in ("CA", "CERT", "KEY"))):
+        p.set_defaults(**lab_tls(env))
     p.add_argument(
         "--actor",
         default=default_actor(),
@@ -156,6 +177,7 @@ def run(args: argparse.Namespace, body: Callable[[Session], Awaitable[int]]) -> 
         # "disconnected" at every close and each failed connect attempt are the connection's
         # business; what the operator needs comes as the command's error (a denial is an ERROR)
         logging.getLogger("bus.connect").setLevel(logging.ERROR)
+        logging.getLogger("asyncio").setLevel(logging.ERROR)  # nats-py's TLS close warns at each exit
 
     async def main() -> int:
         perms = PermissionLog()

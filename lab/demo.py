@@ -58,12 +58,26 @@ class Demo:
     # ------------------------------------------------------------------ plumbing
     @property
     def env(self) -> dict[str, str]:
+        """The `cephdr` commands find the lab through $CEPHDR_LAB_DIR: its URL, the operator's
+        credentials and, on a `--tls` lab, the operator's certificate (cli/session.py)."""
+        drop = (
+            "CEPHDR_NATS",
+            "CEPHDR_NATS_URL",
+            "CEPHDR_NATS_CREDS",
+            "CEPHDR_NATS_TLS_CA",
+            "CEPHDR_NATS_TLS_CERT",
+            "CEPHDR_NATS_TLS_KEY",
+        )
+        return {**{k: v for k, v in os.environ.items() if k not in drop}, "CEPHDR_LAB_DIR": str(self.lab_dir)}
+
+    async def connect(self) -> Any:
+        """The demo's own connection (its waits), as the operator."""
         assert self.info is not None
-        return {
-            **os.environ,
-            "CEPHDR_NATS": self.info.nats_url,
-            "CEPHDR_NATS_CREDS": self.info.creds("operator"),
-        }
+        from bus.connect import connect_config
+
+        return await connect_config(
+            self.info.nats_config("operator"), name="cephdr-demo", forever=False, connect_timeout=5
+        )
 
     def cephdr(self, *args: str, timeout: float = CLI_TIMEOUT) -> None:
         """Run `cephdr ARGS` as the operator would, its output straight to the terminal."""
@@ -95,8 +109,8 @@ class Demo:
             raise Unavailable(f"lab up failed: {exc.describe()}", where=str(self.lab_dir)) from None
         self.say(f"lab up at {self.lab_dir} in {time.monotonic() - t:.0f}s; NATS {self.info.nats_url}")
         self.say(
-            f"(the commands below use CEPHDR_NATS={self.info.nats_url}"
-            + (f" CEPHDR_NATS_CREDS={self.info.creds('operator')}" if self.info.creds("operator") else "")
+            f"(the commands below run with CEPHDR_LAB_DIR={self.lab_dir}: the lab's NATS, as the operator"
+            + (", over mutual TLS" if self.info.tls_dir else "")
             + ")"
         )
 
@@ -185,16 +199,9 @@ class Demo:
         alert stands; the primary. Prints what is still missing whenever that changes."""
         assert self.spec is not None and self.info is not None
         from bus.client import request
-        from bus.connect import connect
         from schemas.ctl import FleetStatus
 
-        nc = await connect(
-            self.info.nats_url,
-            name="cephdr-demo",
-            credentials=self.info.creds("operator"),
-            forever=False,
-            connect_timeout=5,
-        )
+        nc = await self.connect()
         try:
             self.say("waiting until every member is mirrored (images replaying, directory synced)...")
             loop = asyncio.get_running_loop()
@@ -231,7 +238,6 @@ class Demo:
         """Delete the group and the schedules it left (a pool's snapshots would go on forever)."""
         assert self.spec is not None and self.info is not None
         from bus.client import request
-        from bus.connect import connect
         from schemas.common import Done
 
         sites = runner.existing_sites(self.lab_dir, self.info)
@@ -254,13 +260,7 @@ class Demo:
                 for d in f.dirs:
                     with contextlib.suppress(LabError):
                         s.ceph("fs", "snap-schedule", "remove", d, "--fs", f.fs, timeout=CLI_TIMEOUT)
-        nc = await connect(
-            self.info.nats_url,
-            name="cephdr-demo",
-            credentials=self.info.creds("operator"),
-            forever=False,
-            connect_timeout=5,
-        )
+        nc = await self.connect()
         try:
             done = await request(
                 nc,

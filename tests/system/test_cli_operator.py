@@ -40,8 +40,7 @@ PROGRESS = re.compile(r"^\[\s*[0-9.hms]+\]\s+\d+/\d+ (done|running|skipped)\s+\S
 def cephdr(
     lab: LabInfo, *args: str, timeout: float = 600, stdin: Any = subprocess.DEVNULL
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CEPHDR_NATS": lab.nats_url, "CEPHDR_NATS_CREDS": lab.creds("operator")}
-    env.pop("CEPHDR_NATS_URL", None)
+    env = lab_env(lab)
     return subprocess.run(
         [*CEPHDR, *args, *(["--actor", "cli-test"] if args[0] != "req" else [])],
         env=env,
@@ -51,6 +50,21 @@ def cephdr(
         stdin=stdin,
         check=False,
     )
+
+
+def lab_env(lab: LabInfo) -> dict[str, str]:
+    """The operator's environment for the lab: its URL, the operator's credentials and, on a
+    `--tls` lab, the operator's client certificate."""
+    env = {**os.environ, "CEPHDR_NATS": lab.nats_url, "CEPHDR_NATS_CREDS": lab.creds("operator")}
+    env.pop("CEPHDR_NATS_URL", None)
+    if lab.tls_dir:
+        d = Path(lab.tls_dir)
+        env |= {
+            "CEPHDR_NATS_TLS_CA": str(d / "ca.pem"),
+            "CEPHDR_NATS_TLS_CERT": str(d / "operator.pem"),
+            "CEPHDR_NATS_TLS_KEY": str(d / "operator.key"),
+        }
+    return env
 
 
 def ok(cp: subprocess.CompletedProcess[str]) -> str:
@@ -180,7 +194,7 @@ class TestRefusals:
     def test_the_typed_confirmation_on_a_real_terminal(self, lab: LabInfo, typed: str, said: str) -> None:
         """A pty, as an operator's terminal: a wrong name stops the CLI (nothing sent); the right one
         sends the request with confirm, which the controller then judges (here: no such group)."""
-        env = {**os.environ, "CEPHDR_NATS": lab.nats_url, "CEPHDR_NATS_CREDS": lab.creds("operator")}
+        env = lab_env(lab)
         pid, fd = pty.fork()
         if pid == 0:  # the child: the CLI on the terminal
             os.execve(CEPHDR[0], [*CEPHDR, "failover", "ghost-group", "--force"], env)

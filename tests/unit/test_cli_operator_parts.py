@@ -215,3 +215,25 @@ class TestLabDefaults:
         monkeypatch.setenv("CEPHDR_NATS", "nats://prod:4222")
         a = parse("status")
         assert (a.nats, a.creds) == ("nats://prod:4222", "")
+
+    def test_a_tls_lab_gives_the_operators_certificate(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "lab.json").write_text('{"nats_url": "tls://127.0.0.1:40001", "tls_dir": "/lab/tls"}')
+        for k in (
+            "CEPHDR_NATS",
+            "CEPHDR_NATS_URL",
+            "CEPHDR_NATS_TLS_CA",
+            "CEPHDR_NATS_TLS_CERT",
+            "CEPHDR_NATS_TLS_KEY",
+        ):
+            monkeypatch.delenv(k, raising=False)
+        monkeypatch.setenv("CEPHDR_LAB_DIR", str(tmp_path))
+        a = parse("status")
+        assert (a.tls_ca, a.tls_cert, a.tls_key) == (
+            "/lab/tls/ca.pem",
+            "/lab/tls/operator.pem",
+            "/lab/tls/operator.key",
+        )
+        monkeypatch.setenv("CEPHDR_NATS", "tls://prod:4222")
+        assert parse("status").tls_cert == ""
