@@ -106,7 +106,14 @@ class Demo:
         try:
             self.info = runner.up(self.lab_dir, peered=True)
         except LabError as exc:
-            raise Unavailable(f"lab up failed: {exc.describe()}", where=str(self.lab_dir)) from None
+            # once more: every step of `up` is idempotent, and a peering step can reach a mgr whose
+            # mirroring module is still loading (lab/drill.py saw it after a restart)
+            self.say(f"lab up failed once ({exc.describe().splitlines()[0]}); again in 10s")
+            time.sleep(10)
+            try:
+                self.info = runner.up(self.lab_dir, peered=True)
+            except LabError as again:
+                raise Unavailable(f"lab up failed: {again.describe()}", where=str(self.lab_dir)) from None
         self.say(f"lab up at {self.lab_dir} in {time.monotonic() - t:.0f}s; NATS {self.info.nats_url}")
         self.say(
             f"(the commands below run with CEPHDR_LAB_DIR={self.lab_dir}: the lab's NATS, as the operator"
