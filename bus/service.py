@@ -113,6 +113,8 @@ class ServiceHost(Generic[C]):
                 handler=self._handler(ep),
                 metadata={"summary": ep.summary, "request": ep.request.__name__, "reply": ep.reply.__name__},
             )
+        # started means served: the server has our subscriptions before anyone is told we are up
+        await self.nc.flush()
 
     async def stop(self) -> None:
         if self.service is not None:

@@ -76,7 +76,13 @@ async def records(nc: NATS, site_prefix: str) -> list[AuditRecord]:
         await sub.unsubscribe()
 
 
+async def jetstream_up(nc: NATS) -> None:
+    """A just-started server can answer before its JetStream does (no responders)."""
+    await async_wait_for(nc.jetstream().account_info, timeout=20, interval=0.2, what="JetStream up")
+
+
 async def test_every_outcome_is_recorded_with_sender_and_without_secrets(nc: NATS, alice: NATS) -> None:
+    await jetstream_up(nc)
     await ensure_audit_stream(nc.jetstream())
     site = f"s{uuid.uuid4().hex[:8]}"
     host = await start_host(nc, f"cephdr.agent.{site}")
@@ -125,6 +131,7 @@ async def test_no_stream_never_holds_up_a_reply(nc: NATS, alice: NATS) -> None:
 
 
 async def test_the_stream_refuses_deletes_and_purges(nc: NATS) -> None:
+    await jetstream_up(nc)
     js = nc.jetstream()
     await ensure_audit_stream(js)
     ack = await js.publish("cephdr.audit.ctl", b"{}")
@@ -143,6 +150,7 @@ async def test_a_weaker_audit_stream_made_first_is_reported(caplog: pytest.LogCa
         pid, url = labnats.start(paths)
         try:
             nc = await connect(url, name="admin", forever=False)
+            await jetstream_up(nc)
             js = nc.jetstream()
             await js.add_stream(StreamConfig(name=subjects.AUDIT_STREAM, subjects=["cephdr.audit.>"]))
             await ensure_audit_stream(js)
