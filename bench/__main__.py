@@ -33,7 +33,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(ALL), help="benchmarks to run, e.g. P1,P3 (default all)")
     p.add_argument("--role", default="operator", help="the lab NATS role to connect as")
     p.add_argument("--json", default="bench/results/latest.json", help="where the JSON report goes")
-    p.add_argument("--p1-rounds", type=int, default=15)
+    p.add_argument("--p1-rounds", type=int, default=10)
     p.add_argument("--p2-n", type=_ints, default=[50, 200], help="images per failover (comma list)")
     p.add_argument("--p2-rounds", type=int, default=3)
     p.add_argument("--p2-loop-rounds", type=int, default=1,
@@ -46,7 +46,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="simulated sites whose status also travels over a real nats-server")
     p.add_argument("--p4-rounds", type=int, default=3)
     p.add_argument("--keep", action="store_true", help="keep the benchmark pools (faster reruns)")
-    p.add_argument("--profile", action="store_true", help="cProfile the cephdr side of a missed target")
+    p.add_argument("--no-profile", action="store_true", help="skip the cProfile round of P4")
     return p.parse_args(argv)
 
 
@@ -61,43 +61,72 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def main(args: argparse.Namespace,
-               say: Callable[[str], None]) -> tuple[list[stats.Row], dict[str, Any]]:
+def save(path: Path, rows: list[stats.Row], m: dict[str, Any], profiles: dict[str, str],
+         complete: bool) -> dict[str, Any]:
+    rep = stats.report(rows, {**m, "load_now_1_5_15": [round(x, 2) for x in os.getloadavg()]}, profiles)
+    rep["complete"] = complete
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rep, indent=2) + "\n")
+    return rep
+
+
+async def main(args: argparse.Namespace, say: Callable[[str], None],
+               out: Path) -> tuple[list[stats.Row], dict[str, Any]]:
+    """Run the wanted benchmarks, the slow P2 last; the JSON report is rewritten after each, so
+    an interrupted run keeps what it measured. A benchmark that fails is reported as a row with
+    its error, and the others still run."""
     from bench import labenv
 
     wanted = {x.strip().upper() for x in args.only.split(",") if x.strip()}
     rows: list[stats.Row] = []
     profiles: dict[str, str] = {}
-    before = machine()
+    m = {**machine(), "role": args.role, "args": vars(args)}
     lab = None
     if wanted & {"P1", "P2", "P3"}:
         lab = await labenv.open_lab(args.lab_dir, args.role)
+
+    async def p1() -> list[stats.Row]:
+        from bench import p1_latency
+
+        assert lab is not None
+        return await p1_latency.run(lab, args.p1_rounds, say)
+
+    async def p3() -> list[stats.Row]:
+        from bench import p3_scan
+
+        assert lab is not None
+        return await p3_scan.run(lab, args.p3_n, args.p3_rounds, say, keep=args.keep)
+
+    async def p4() -> list[stats.Row]:
+        from bench import p4_scale
+
+        got, prof = await p4_scale.run(args.p4_sites, args.p4_images, args.p4_bus_sites, args.p4_rounds, say,
+                                       profile=not args.no_profile)
+        profiles.update(prof)
+        return got
+
+    async def p2() -> list[stats.Row]:
+        from bench import p2_failover
+
+        assert lab is not None
+        return await p2_failover.run(lab, args.p2_n, args.p2_rounds, say, keep=args.keep,
+                                     loop_rounds=args.p2_loop_rounds)
+
     try:
-        if "P1" in wanted and lab is not None:
-            from bench import p1_latency
-
-            rows += await p1_latency.run(lab, args.p1_rounds, say)
-        if "P3" in wanted and lab is not None:
-            from bench import p3_scan
-
-            rows += await p3_scan.run(lab, args.p3_n, args.p3_rounds, say, keep=args.keep)
-        if "P2" in wanted and lab is not None:
-            from bench import p2_failover
-
-            rows += await p2_failover.run(lab, args.p2_n, args.p2_rounds, say, keep=args.keep,
-                                            loop_rounds=args.p2_loop_rounds)
-        if "P4" in wanted:
-            from bench import p4_scale
-
-            p4_rows, p4_prof = await p4_scale.run(args.p4_sites, args.p4_images, args.p4_bus_sites,
-                                                  args.p4_rounds, say, profile=args.profile)
-            rows += p4_rows
-            profiles.update(p4_prof)
+        for name, fn in (("P1", p1), ("P3", p3), ("P4", p4), ("P2", p2)):
+            if name not in wanted:
+                continue
+            try:
+                rows += await fn()
+            except Exception as exc:
+                logging.getLogger("bench").exception("%s failed", name)
+                rows.append(stats.Row(name, "(did not complete)", "-", "", "", errors=[f"{exc}"[:600]]))
+            save(out, rows, m, profiles, complete=False)
+            say(f"{name} done; report so far in {out}")
     finally:
         if lab is not None:
             await lab.close()
-    m = {**before, "load_after_1_5_15": [round(x, 2) for x in os.getloadavg()], "role": args.role}
-    return rows, stats.report(rows, m, profiles)
+    return rows, save(out, rows, m, profiles, complete=True)
 
 
 def cli(argv: list[str] | None = None) -> int:
@@ -107,18 +136,16 @@ def cli(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
-    rows, rep = asyncio.run(main(args, say))
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rep, indent=2) + "\n")
+    rows, rep = asyncio.run(main(args, say, out))
     m = rep["machine"]
-    print(f"\ncephdr benchmarks, {m['at']}: {m['cores']} cores, load {m['load_1_5_15']} before, "
-          f"{m['load_after_1_5_15']} after; NATS role {m['role']}\n")
+    print(f"\ncephdr benchmarks, {m['at']}: {m['cores']} cores, load {m['load_1_5_15']} at the start, "
+          f"{m['load_now_1_5_15']} at the end; NATS role {m['role']}\n")
     print(stats.table(rows))
     for name, text in rep["profiles"].items():
         print(f"\nprofile, {name}:\n{text}")
     print(f"\nJSON report: {out}")
-    return 0
+    return 0 if all(r.case != "(did not complete)" for r in rows) else 1
 
 
 if __name__ == "__main__":
