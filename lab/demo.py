@@ -79,16 +79,26 @@ class Demo:
             self.info.nats_config("operator"), name="cephdr-demo", forever=False, connect_timeout=5
         )
 
-    def cephdr(self, *args: str, timeout: float = CLI_TIMEOUT) -> None:
-        """Run `cephdr ARGS` as the operator would, its output straight to the terminal."""
+    def cephdr(self, *args: str, timeout: float = CLI_TIMEOUT, busy_retries: int = 0) -> None:
+        """Run `cephdr ARGS` as the operator would, its output straight to the terminal.
+        `busy_retries`: run it again after a refusal (exit 3), e.g. when the controller's periodic
+        reconcile holds the group for a moment."""
         self.say(f"$ cephdr {shlex.join(args)}")
         argv = [*cephdr_argv(), *args]
-        try:
-            rc = subprocess.run(argv, env=self.env, timeout=timeout, check=False).returncode
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(f"cephdr {args[0]}: no end after {timeout:.0f}s", where=args[0]) from None
-        sys.stdout.flush()
-        if rc != 0:
+        for attempt in range(busy_retries + 1):
+            try:
+                rc = subprocess.run(argv, env=self.env, timeout=timeout, check=False).returncode
+            except subprocess.TimeoutExpired:
+                raise DeadlineExceeded(
+                    f"cephdr {args[0]}: no end after {timeout:.0f}s", where=args[0]
+                ) from None
+            sys.stdout.flush()
+            if rc == 0:
+                return
+            if rc == 3 and attempt < busy_retries:
+                self.say("(refused, probably busy with a periodic reconcile: again in 5s)")
+                time.sleep(5)
+                continue
             raise CommandFailed(f"`cephdr {shlex.join(args)}` exited {rc}", rc)
 
     def section(self, title: str) -> None:
@@ -130,9 +140,10 @@ class Demo:
             "-f",
             str(self.group_file),
             "--wait",
-            "--timeout",
+            "--wait-timeout",
             str(int(OP_TIMEOUT)),
             timeout=OP_TIMEOUT + 30,
+            busy_retries=3,  # a re-run of the demo: the periodic reconcile may hold the group
         )
         primary = asyncio.run(self.wait_mirrored(None))
         self.cephdr("status")

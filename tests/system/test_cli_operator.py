@@ -141,6 +141,33 @@ class TestStatus:
         groups = ok(cephdr(lab, "groups"))
         assert re.search(rf"^{re.escape(group)}\s+site-a\s+site-b\s", groups, re.M), groups
 
+    def test_check_makes_the_health_the_exit_code(self, lab: LabInfo, group: str) -> None:
+        assert cephdr(lab, "status", group, "--check").returncode == exit_codes.OK
+
+    def test_reconcile_now_runs_live_to_its_summary(self, lab: LabInfo, group: str) -> None:
+        def unless_busy(*args: str) -> subprocess.CompletedProcess[str] | None:
+            """The lab's periodic reconcile (every 60 s) may hold the group for a moment: busy, exit 3."""
+            cp = cephdr(lab, *args)
+            busy = "(busy)" in cp.stderr or '"code": "busy"' in cp.stdout
+            return None if cp.returncode == exit_codes.REFUSED and busy else cp
+
+        out = ok(wait_for(lambda: unless_busy("reconcile", group), timeout=60, interval=2, what="not busy"))
+        assert PROGRESS.search(out) and re.search(rf"reconcile of {re.escape(group)} SUCCEEDED in ", out), out
+        accepted = ok(
+            wait_for(
+                lambda: unless_busy("reconcile", group, "--no-wait", "--json"),
+                timeout=60,
+                interval=2,
+                what="not busy",
+            )
+        )
+        op_id = msgspec.json.decode(accepted)["op_id"]
+        wait_for(
+            lambda: status(lab, group).active_op is None, timeout=120, interval=1, what="reconcile ended"
+        )
+        rec = msgspec.json.decode(ok(cephdr(lab, "ops", "show", op_id, "--json")), type=OpRecord)
+        assert rec.kind == "reconcile" and rec.actor == "cli-test" and rec.state == "succeeded"
+
     def test_an_unknown_group_or_site_is_refused(self, lab: LabInfo, group: str) -> None:
         cp = cephdr(lab, "status", "no-such-group")
         assert cp.returncode == exit_codes.REFUSED and "not_found" in cp.stderr
