@@ -27,7 +27,8 @@ from nats.js.errors import NotFoundError
 
 from bus import subjects
 from bus.connect import PermissionLog
-from cli.req_cmd import cli_connect, print_error
+from cli.req_cmd import add_tls_args, cli_connect, print_error
+from cli.session import DEFAULT_URL, lab_defaults, lab_tls
 from schemas.audit import AuditRecord
 from schemas.errors import CephDRError, InvalidRequest, Unavailable
 
@@ -44,13 +45,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--subject", help="only these command subjects (glob: 'cephdr.ctl.*', '*.promote')")
     p.add_argument("--outcome", help="'ok', 'error' (any failure) or an error code (confirmation_required)")
     p.add_argument("--limit", type=int, default=1000, help="the last N matching records (default 1000)")
+    # connection options as every operator command's (cli/session.py), whose --actor means "who asks"
+    env = os.environ
+    lab_url, lab_creds = lab_defaults(env)
+    explicit = env.get("CEPHDR_NATS") or env.get("CEPHDR_NATS_URL")
+    p.add_argument("--nats", default=explicit or lab_url or DEFAULT_URL,
+                   help=f"NATS URL (default $CEPHDR_NATS, else the lab at $CEPHDR_LAB_DIR, "
+                   f"else {DEFAULT_URL})")
+    p.add_argument("--creds", default=env.get("CEPHDR_NATS_CREDS") or ("" if explicit else lab_creds),
+                   help="NATS credentials file (default $CEPHDR_NATS_CREDS, else the lab's operator.nk)")
+    add_tls_args(p)
+    if not (explicit or any(env.get(f"CEPHDR_NATS_TLS_{k}") for k in ("CA", "CERT", "KEY"))):
+        p.set_defaults(**lab_tls(env))
     p.add_argument("--json", action="store_true", help="one JSON record per line")
-    p.add_argument(
-        "--nats",
-        default=os.environ.get("CEPHDR_NATS_URL", "nats://127.0.0.1:4222"),
-        help="NATS server URL (default $CEPHDR_NATS_URL or nats://127.0.0.1:4222)",
-    )
-    p.add_argument("--creds", default=os.environ.get("CEPHDR_NATS_CREDS", ""), help="NATS credentials file")
     p.set_defaults(func=run)
 
 
