@@ -253,13 +253,39 @@ class Demo:
             await nc.close()
 
     async def remove_group(self) -> None:
-        """Delete the group and the schedules it left (a pool's snapshots would go on forever)."""
+        """Delete the group, then the schedules it left (a pool's snapshots would go on forever).
+        In that order: the controller's periodic reconcile puts schedules back while it manages
+        the group, and holds the group (busy) for a moment each time."""
         assert self.spec is not None and self.info is not None
         from bus.client import request
         from schemas.common import Done
+        from schemas.errors import Busy
 
-        sites = runner.existing_sites(self.lab_dir, self.info)
-        for s in sites:
+        nc = await self.connect()
+        try:
+            for attempt in range(10):
+                try:
+                    done = await request(
+                        nc,
+                        "cephdr.ctl.group.delete",
+                        {
+                            "request_id": f"demo-delete-{os.urandom(6).hex()}",
+                            "group": self.spec.name,
+                            "confirm": self.spec.name,
+                            "actor": "cephdr-demo",
+                        },
+                        reply=Done,
+                        timeout=30,
+                    )
+                    break
+                except Busy:
+                    if attempt == 9:
+                        raise
+                    await asyncio.sleep(3)
+            self.say(done.message)
+        finally:
+            await nc.close()
+        for s in runner.existing_sites(self.lab_dir, self.info):
             for m in self.spec.rbd:
                 for img in m.images:
                     with contextlib.suppress(LabError):
@@ -278,23 +304,6 @@ class Demo:
                 for d in f.dirs:
                     with contextlib.suppress(LabError):
                         s.ceph("fs", "snap-schedule", "remove", d, "--fs", f.fs, timeout=CLI_TIMEOUT)
-        nc = await self.connect()
-        try:
-            done = await request(
-                nc,
-                "cephdr.ctl.group.delete",
-                {
-                    "request_id": f"demo-delete-{os.urandom(6).hex()}",
-                    "group": self.spec.name,
-                    "confirm": self.spec.name,
-                    "actor": "cephdr-demo",
-                },
-                reply=Done,
-                timeout=30,
-            )
-            self.say(done.message)
-        finally:
-            await nc.close()
 
 
 class CommandFailed(CephDRError):

@@ -17,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,15 +110,19 @@ def group(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     assert "reconcile of" in out and "SUCCEEDED" in out, out
     wait_for(lambda: mirrored(lab, name, "site-a"), timeout=300, interval=3, what="the group mirrored")
     yield name
+
+    # the group first (its periodic reconcile would put the schedule back), retried while that
+    # reconcile holds it (busy); then the schedule it leaves on the primary
+    def delete() -> bool:  # a fresh request id each time: a repeated one returns its first outcome
+        body = (
+            f'{{"request_id":"cli-test-delete-{uuid.uuid4().hex[:12]}","group":"{name}","confirm":"{name}"}}'
+        )
+        return cephdr(lab, "req", "cephdr.ctl.group.delete", body).returncode == 0
+
+    wait_for(delete, timeout=60, interval=2, what=f"group {name} deleted")
     for s in lab.sites:
         with contextlib.suppress(oracle.CliError):
             oracle.rbd(s, "mirror", "snapshot", "schedule", "rm", "--pool", "rbd", "--image", image)
-    cephdr(
-        lab,
-        "req",
-        "cephdr.ctl.group.delete",
-        f'{{"request_id":"cli-test-delete-{name}","group":"{name}","confirm":"{name}"}}',
-    )
 
 
 def image_of(lab: LabInfo, group: str) -> str:
