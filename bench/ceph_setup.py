@@ -7,6 +7,7 @@ does it in seconds. These calls prepare and verify a benchmark: they are never w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +15,7 @@ from lab.drill_ceph import cluster
 from lab.model import SiteInfo
 
 MIB = 1024 * 1024
+ENABLE_THREADS = 32
 
 
 @contextmanager
@@ -31,18 +33,25 @@ def create_images(site: SiteInfo, pool: str, names: list[str], size_mib: int, *,
     on them; how many were created."""
     import rbd
 
-    api, made = rbd.RBD(), 0
+    api = rbd.RBD()
     with pool_io(site, pool) as ioctx:
         have = set(api.list(ioctx))
-        for name in names:
+
+        def one(name: str) -> int:
+            made = 0
             if name not in have:
                 api.create(ioctx, name, size_mib * MIB, old_format=False)
-                made += 1
+                made = 1
             if mirror:
                 with rbd.Image(ioctx, name) as img:
                     if img.mirror_image_get_info()["state"] != rbd.RBD_MIRROR_IMAGE_ENABLED:
                         img.mirror_image_enable(rbd.RBD_MIRROR_IMAGE_MODE_SNAPSHOT)
-    return made
+            return made
+
+        # a snapshot-mode enable spends about 1 s waiting inside librbd (seen on the lab): in
+        # parallel, 1000 images take seconds instead of a quarter of an hour
+        with ThreadPoolExecutor(max_workers=ENABLE_THREADS) as pool_threads:
+            return sum(pool_threads.map(one, names))
 
 
 def primaries(site: SiteInfo, pool: str) -> dict[str, bool]:
