@@ -9,15 +9,30 @@ and the agents' heartbeats and status as they last wrote them. And the leader le
     site.<site>.heartbeat / .status written by each agent
 
 Every call goes through the JetStream context's request timeout: a dead NATS is an error, not a hang.
+A call that meets a transient failure (a timeout, no responders, "no response from stream": what a
+replicated bucket answers while it elects a new leader) is tried again a few times, within
+`RETRY_BUDGET` seconds, before it is reported `unavailable`. A write retried after a timeout may
+have landed the first time: a compare-and-set that then finds the key already holding exactly our
+value counts as done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import (
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+)
 from nats.js.kv import KeyValue
 
 from bus import subjects
@@ -39,6 +54,28 @@ OP_PREFIX = "op."
 AUTO_PAUSE_KEY = "auto.pause"
 
 
+# a replicated bucket's leader election took 2-6 s on the lab's 3-node cluster (tests/system/faults)
+RETRY_BUDGET = 10.0
+RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
+TRANSIENT = (NatsTimeout, asyncio.TimeoutError, NoRespondersError, NoStreamResponseError,
+             ServiceUnavailableError)
+
+
+async def with_retry(call: Callable[[], Awaitable[T]], what: str) -> T:
+    """`call()`, again after each transient failure while RETRY_BUDGET lasts; the last failure is raised."""
+    end = time.monotonic() + RETRY_BUDGET
+    for pause in (*RETRY_PAUSES, None):
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            if pause is None or time.monotonic() + pause >= end:
+                raise
+            log.warning("state store: %s failed (%s); trying again in %.2fs", what,
+                        str(exc) or type(exc).__name__, pause)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
+
+
 def group_key(name: str) -> str:
     return f"{GROUP_PREFIX}{name}"
 
@@ -53,7 +90,7 @@ class _Bucket:
 
     async def _get(self, key: str, typ: type[T]) -> tuple[T, int] | None:
         try:
-            entry = await self.kv.get(key)
+            entry = await with_retry(lambda: self.kv.get(key), f"reading {key}")
         except KeyNotFoundError:
             return None
         except Exception as exc:
@@ -71,18 +108,39 @@ class _Bucket:
         return await kv_keys(self.kv, prefix)
 
     async def _put(self, key: str, value: bytes, revision: int | None, *, create: bool = False) -> int:
-        try:
+        tries = 0
+
+        async def once() -> int:
+            nonlocal tries
+            tries += 1
             if create:
                 return await self.kv.create(key, value)
             if revision is not None:
                 return await self.kv.update(key, value, last=revision)
             return await self.kv.put(key, value)
-        except KeyWrongLastSequenceError:
-            raise Conflict(f"{key} was changed concurrently; read it again and retry", where=key) from None
+
+        try:
+            return await with_retry(once, f"writing {key}")
         except Exception as exc:
-            if "wrong last sequence" in str(exc).lower():
-                raise Conflict(f"{key} already exists or changed concurrently", where=key) from None
-            raise Unavailable(f"state store unavailable writing {key}: {exc}", where=key) from None
+            cas_lost = isinstance(exc, KeyWrongLastSequenceError) or "wrong last sequence" in str(exc).lower()
+            if not cas_lost:
+                raise Unavailable(f"state store unavailable writing {key}: {exc}", where=key) from None
+            if tries > 1:
+                landed = await self._landed(key, value)
+                if landed is not None:
+                    return landed
+            if isinstance(exc, KeyWrongLastSequenceError):
+                raise Conflict(f"{key} was changed concurrently; read it again and retry",
+                               where=key) from None
+            raise Conflict(f"{key} already exists or changed concurrently", where=key) from None
+
+    async def _landed(self, key: str, value: bytes) -> int | None:
+        """The revision of `key` if it holds exactly `value` (an earlier try of ours landed)."""
+        try:
+            entry = await with_retry(lambda: self.kv.get(key), f"re-reading {key}")
+        except Exception:
+            return None
+        return entry.revision if entry.value == value else None
 
 
 class Store(_Bucket):
