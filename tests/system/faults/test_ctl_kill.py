@@ -36,6 +36,7 @@ from records import Book, Drill, Trial
 
 from controller.ops import plans
 from lab import controller as lab_controller
+from lab import procs
 from lab.model import LabInfo
 from schemas.common import Accepted
 from schemas.ctl import OpRecord
@@ -96,8 +97,10 @@ async def kill_at(lab: LabInfo, ctl: Ctl, op_id: str, index: int) -> tuple[OpRec
         return None
 
     seen = await async_wait_for(reached, timeout=600, interval=0.1, what=f"step {index} to start")
-    killed_at = now()
-    os.kill(pid_of(holder.holder), signal.SIGKILL)
+    killed_at, pid = now(), pid_of(holder.holder)
+    os.kill(pid, signal.SIGKILL)
+    # gone before the restart: a dying process still looks like the running controller to `start`
+    await async_wait_for(lambda: not procs.alive(pid), timeout=30, interval=0.05, what="the leader gone")
     await restart_controller(lab, ctl, holder.holder)
     return seen, now() - killed_at
 
