@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ class Bridge:
         servers: str,
         *,
         credentials: str = "",
+        tls: ssl.SSLContext | None = None,
         prefix: str = "cephdr",
         name: str = "cephdr-chatops",
         role: str = "chatops",
@@ -47,6 +49,7 @@ class Bridge:
     ) -> None:
         self.servers = servers
         self.credentials = credentials
+        self.tls = tls
         self.prefix = prefix
         self.name = name
         self.role = role
@@ -96,6 +99,7 @@ class Bridge:
                     self.servers,
                     name=self.name,
                     credentials=self.credentials,
+                    tls=self.tls,
                     # least privilege: the role's credentials may only read replies on its inbox
                     inbox_prefix=inbox_prefix_for(self.role),
                     permissions=self.perms,

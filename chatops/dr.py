@@ -7,6 +7,7 @@ from typing import Any
 
 from errbot import BotPlugin, botcmd
 
+from bus.connect import tls_context
 from chatops.bridge import Bridge
 from chatops.desk import Desk
 from chatops.rules import Confirmations
@@ -22,6 +23,7 @@ class Dr(BotPlugin):  # type: ignore[misc]
         self.bridge = Bridge(
             s.nats,
             credentials=s.creds,
+            tls=tls_context(s.tls_ca, s.tls_cert, s.tls_key) if s.tls_ca or s.tls_cert else None,
             role=s.role,
             prefix=s.prefix,
             timeout=s.request_timeout,

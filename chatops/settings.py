@@ -3,6 +3,7 @@
 CEPHDR_CHATOPS = {
     "nats": "nats://127.0.0.1:4222",
     "creds": "/etc/cephdr/chatops.creds",   # the chatops role's NATS credentials ("" for none)
+    "tls_ca": "/etc/cephdr/nats/tls/ca.pem",  # TLS to NATS (and mutual TLS with tls_cert/tls_key)
     "channel": "#dr",                       # where progress, alerts and decisions are posted
     "users": {"@alice": ["force"], "@bob": ["operate"], "*": ["view"]},
     "confirm_timeout": 60,                  # seconds to confirm a forced failover
@@ -25,6 +26,9 @@ from chatops.rules import AllowList, Role
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     nats: str = "nats://127.0.0.1:4222"
     creds: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
     role: str = "chatops"
     prefix: str = "cephdr"
     channel: str = ""
