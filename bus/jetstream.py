@@ -1,12 +1,25 @@
-"""Creating the JetStream assets cephdr needs, idempotently."""
+"""Creating the JetStream assets cephdr needs, idempotently; and waiting for JetStream to answer
+at start (`when_ready`), since a process started with (or just after) a clustered NATS meets a
+JetStream still electing its leaders: a timeout there is not a reason to exit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import (
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from nats.js.kv import KeyValue
 
 from bus import subjects
@@ -15,6 +28,28 @@ from schemas.errors import Conflict, Unavailable
 log = logging.getLogger(__name__)
 
 EVENTS_MAX_AGE_S = 7 * 24 * 3600
+T = TypeVar("T")
+
+# what JetStream answers while it elects a leader (or before it is up): worth trying again
+TRANSIENT = (NatsTimeout, asyncio.TimeoutError, NoRespondersError, NoStreamResponseError,
+             ServiceUnavailableError)
+STARTUP_BUDGET = 120.0
+STARTUP_PAUSE = 2.0
+
+
+async def when_ready(call: Callable[[], Awaitable[T]], what: str, budget: float = STARTUP_BUDGET) -> T:
+    """`call()` at start, tried again every STARTUP_PAUSE s after a transient failure while `budget`
+    lasts; anything else (a permission denial, a conflicting stream) is raised at once."""
+    end = time.monotonic() + budget
+    while True:
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            if time.monotonic() + STARTUP_PAUSE >= end:
+                raise
+            log.warning("JetStream not ready for %s (%s); trying again in %gs", what,
+                        str(exc) or type(exc).__name__, STARTUP_PAUSE)
+            await asyncio.sleep(STARTUP_PAUSE)
 
 
 async def ensure_events_stream(js: JetStreamContext, prefix: str = subjects.PREFIX) -> None:

@@ -27,7 +27,7 @@ from agent.runtime import sdnotify
 from bus import subjects
 from bus.codec import encode
 from bus.connect import PermissionLog, connect_config
-from bus.jetstream import ensure_audit_stream, ensure_events_stream, lease_kv, state_kv
+from bus.jetstream import ensure_audit_stream, ensure_events_stream, lease_kv, state_kv, when_ready
 from bus.outbox import Outbox
 from bus.service import ServiceHost
 from bus.version import cephdr_version
@@ -88,10 +88,10 @@ class Controller:
         nc = await connect_config(cfg.nats, name="cephdr-controller", permissions=perms)
         self.nc = nc
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
-        await ensure_events_stream(js, self.prefix)
-        await ensure_audit_stream(js, self.prefix)
-        store = Store(await state_kv(js))
-        leases, ttl = await lease_kv(js, cfg.controller.lease_ttl)
+        await when_ready(lambda: ensure_events_stream(js, self.prefix), "the events stream")
+        await when_ready(lambda: ensure_audit_stream(js, self.prefix), "the audit stream")
+        store = Store(await when_ready(lambda: state_kv(js), "the state KV"))
+        leases, ttl = await when_ready(lambda: lease_kv(js, cfg.controller.lease_ttl), "the lease KV")
         renew = cfg.controller.lease_renew
         if ttl != cfg.controller.lease_ttl:
             # the server expires leases with the bucket's TTL: reason with that one

@@ -25,19 +25,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import (
-    KeyNotFoundError,
-    KeyWrongLastSequenceError,
-    NoStreamResponseError,
-    ServiceUnavailableError,
-)
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bus import subjects
 from bus.codec import encode
-from bus.jetstream import kv_keys
+from bus.jetstream import TRANSIENT, kv_keys
 from schemas.ctl import OpRecord
 from schemas.errors import Conflict, Unavailable
 from schemas.fencing import FenceRecord
@@ -57,8 +50,6 @@ AUTO_PAUSE_KEY = "auto.pause"
 # a replicated bucket's leader election took 2-6 s on the lab's 3-node cluster (tests/system/faults)
 RETRY_BUDGET = 10.0
 RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
-TRANSIENT = (NatsTimeout, asyncio.TimeoutError, NoRespondersError, NoStreamResponseError,
-             ServiceUnavailableError)
 
 
 async def with_retry(call: Callable[[], Awaitable[T]], what: str) -> T:

@@ -31,7 +31,7 @@ from agent.status.diff import carry_forward, counts, diff
 from bus import subjects
 from bus.codec import encode
 from bus.connect import connect_config
-from bus.jetstream import ensure_events_stream, state_kv
+from bus.jetstream import ensure_events_stream, state_kv, when_ready
 from bus.outbox import Outbox
 from bus.service import ServiceHost
 from bus.version import cephdr_version
@@ -68,8 +68,8 @@ class Agent:
         prefix = cfg.nats.prefix
         nc = await connect_config(cfg.nats, name=f"cephdr-agent-{site}")
         js = nc.jetstream(timeout=cfg.nats.request_timeout)
-        await ensure_events_stream(js, prefix)
-        kv = await state_kv(js)
+        await when_ready(lambda: ensure_events_stream(js, prefix), "the events stream")
+        kv = await when_ready(lambda: state_kv(js), "the state KV")
         self.outbox = Outbox(nc, js)
         self.outbox.start()
 
