@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -213,13 +214,20 @@ async def one_trial(lab: LabInfo, stack: Stack, g: Group) -> Trial:
         await reader.close()
     done = Counter(e.step for e in events if e.step_state == "done")
     lost = sum(1 for s in op.steps if s.state == "done" and done[s.name] == 0)
-    twice = sum(n - 1 for n in done.values() if n > 1) + sum(1 for s in op.steps if s.attempts > 1)
+    # applied twice: a step's `done` event stored twice, or a step whose later attempt changed Ceph
+    # again. A step tried again after the lease moved (the leader could not renew it during the
+    # election) is how resumption works: steps are idempotent, and the retry reports "already done".
+    twice = sum(n - 1 for n in done.values() if n > 1) + sum(
+        1 for s in op.steps if s.attempts > 1 and not re.search(r"\b0 changed\b", s.message))
+    again = [s.name for s in op.steps if s.attempts > 1]
     after: GroupRecord = await ctl.req("group.get", group=g.name)
     prim = primaries(lab, g)
     same = {img: oracle.image_sha256(lab.site(dst), f"{g.pool}/{img}") for img in g.images} == sums
     ok = (op.state == "succeeded" and not lost and not twice and after.epoch == rec.epoch + 1
           and all(v == [dst] for v in prim.values()) and same)
     note = f"killed {leader} (state KV leader); {len(op.steps)} steps, {sum(done.values())} done events"
+    if again:
+        note += f"; tried again after the lease moved (idempotent): {again}"
     if not ok:
         note += f"; {describe(op)}; primaries {prim}; data same {same}; epoch {rec.epoch}->{after.epoch}"
     with contextlib.suppress(Exception):
