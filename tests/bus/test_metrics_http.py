@@ -1,7 +1,7 @@
 """The controller's /metrics HTTP adapter (controller/metrics_http.py) on a real loopback socket,
 driven by a real HTTP client (urllib) and raw sockets. The text it serves comes from an injected
 `collect` (what it renders is tested in tests/unit/controller/test_ctl_metrics.py, and on the lab in
-tests/system/controller/test_ctl_metrics.py): here, only the HTTP side and its deadlines."""
+tests/system/controller/test_ctl_metrics_scrape.py): here, only the HTTP side and its deadlines."""
 
 from __future__ import annotations
 
