@@ -32,6 +32,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lab-dir", default=os.environ.get("CEPHDR_LAB_DIR", ".lab"))
     p.add_argument("--only", default=",".join(ALL), help="benchmarks to run, e.g. P1,P3 (default all)")
     p.add_argument("--role", default="operator", help="the lab NATS role to connect as")
+    # demote/promote on an agent are the controller's to send: the operator role may only read agents
+    p.add_argument("--agent-role", default="controller",
+                   help="the lab NATS role for P1's direct agent commands (demote/promote)")
     p.add_argument("--json", default="bench/results/latest.json", help="where the JSON report goes")
     p.add_argument("--p1-rounds", type=int, default=10)
     p.add_argument("--p2-n", type=_ints, default=[50, 200], help="images per failover (comma list)")
@@ -80,16 +83,18 @@ async def main(args: argparse.Namespace, say: Callable[[str], None],
     wanted = {x.strip().upper() for x in args.only.split(",") if x.strip()}
     rows: list[stats.Row] = []
     profiles: dict[str, str] = {}
-    m = {**machine(), "role": args.role, "args": vars(args)}
+    m = {**machine(), "role": args.role, "agent_role": args.agent_role, "args": vars(args)}
     lab = None
+    agent_lab = None
     if wanted & {"P1", "P2", "P3"}:
         lab = await labenv.open_lab(args.lab_dir, args.role)
 
     async def p1() -> list[stats.Row]:
         from bench import p1_latency
 
-        assert lab is not None
-        return await p1_latency.run(lab, args.p1_rounds, say)
+        nonlocal agent_lab
+        agent_lab = await labenv.open_lab(args.lab_dir, args.agent_role)
+        return await p1_latency.run(agent_lab, args.p1_rounds, say)
 
     async def p3() -> list[stats.Row]:
         from bench import p3_scan
@@ -124,8 +129,9 @@ async def main(args: argparse.Namespace, say: Callable[[str], None],
             save(out, rows, m, profiles, complete=False)
             say(f"{name} done; report so far in {out}")
     finally:
-        if lab is not None:
-            await lab.close()
+        for one in (lab, agent_lab):
+            if one is not None:
+                await one.close()
     return rows, save(out, rows, m, profiles, complete=True)
 
 
