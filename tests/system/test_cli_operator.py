@@ -132,7 +132,9 @@ def image_of(lab: LabInfo, group: str) -> str:
 class TestStatus:
     def test_status_json_parses_and_names_the_group_with_its_primary(self, lab: LabInfo, group: str) -> None:
         st = msgspec.json.decode(ok(cephdr(lab, "status", "--json")), type=FleetStatus)
-        assert {s.site for s in st.sites} >= {"site-a", "site-b"} and all(s.alive for s in st.sites)
+        # only the lab's two: test_agent_runtime leaves a heartbeat of a dead-cluster site behind
+        lab_sites = [s for s in st.sites if s.site in {"site-a", "site-b"}]
+        assert len(lab_sites) == 2 and all(s.alive for s in lab_sites), st.sites
         g = next(g for g in st.groups if g.group == group)
         assert g.primary == "site-a" and g.health == "ok" and len(g.members) == 1
 
