@@ -82,9 +82,10 @@ def test_status_requests_answer_with_the_documented_replies(lab: LabInfo) -> Non
         assert result["ok"] and "Nats-Service-Error-Code" not in result["headers"], result
         assert msgspec.json.decode(result["data"].encode(), type=SiteStatus).site == site
     fleet = msgspec.json.decode(results[len(sites)]["data"].encode(), type=FleetStatus)
-    assert {s.site for s in fleet.sites} == set(sites)
+    # >=: the controller also remembers sites other tests ran (test_agent_runtime's dead-cluster site)
+    assert {s.site for s in fleet.sites} >= set(sites)
     listed = msgspec.json.decode(results[len(sites) + 1]["data"].encode(), type=SiteList)
-    assert {s.site for s in listed.sites} == set(sites) and listed.leader
+    assert {s.site for s in listed.sites} >= set(sites) and listed.leader
 
 
 def test_bad_requests_get_micro_error_headers_and_a_json_error(lab: LabInfo) -> None:
