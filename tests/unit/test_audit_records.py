@@ -3,9 +3,13 @@ Pure: Outcomes are built here, nothing is published."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import struct
 
 import msgspec
+import nkeys
 import pytest
 
 from bus.audit import REDACTED, audit_subject, build_record, redact, scrub, sender_of
@@ -15,8 +19,10 @@ from schemas.audit import AuditRecord
 from schemas.errors import ConfirmationRequired
 from schemas.rbd import ImportBootstrap, PromoteImage
 
-CEPHX = "AQBvaCJnAAAAABAAp0Ulw1xDFcWbxE3xWyx4Ew=="
-SEED = "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IH7TLP2RQFRQ"
+# made fresh each run, in the real formats (no secret-looking literal in the tree): a cephx key is
+# type 1, created (sec, nsec), length 16 and the 16 secret bytes; an nkey user seed
+CEPHX = base64.b64encode(b"\x01\x00" + struct.pack("<IIH", 1_700_000_000, 0, 16) + os.urandom(16)).decode()
+SEED = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
 TOKEN = "eyJmc2lkIjoiZjAzYjU2ZGMtNGQ5ZS00ZjI4LWJiZTEtNzMyNWI0ZGMxYjk5Iiwia2V5IjoiQVFCLi4uIn0="
 
 
