@@ -13,7 +13,7 @@ from nats.aio.client import Client as NATS
 import controller.service.all  # noqa: F401  (registers endpoints: reply types)
 from bus.client import request
 from controller.service.registry import router
-from schemas.ctl import OpRecord
+from schemas.ctl import FleetStatus, OpRecord
 
 T = TypeVar("T")
 OP_TIMEOUT = 1200.0
@@ -56,3 +56,17 @@ def describe(op: OpRecord) -> str:
     for s in op.steps:
         lines.append(f"  {s.state:8} {s.name} | {s.message[:200]}")
     return "\n".join(lines)
+
+
+async def group_healthy(ctl: Ctl, group: str, primary: str) -> FleetStatus | None:
+    """The fleet status once `group` is primary on `primary`, without alerts, every member primary
+    there and replaying on the other site; None before (a probe for async_wait_for)."""
+    st: FleetStatus = await ctl.req("status", group=group)
+    gs = st.groups[0]
+    if gs.primary != primary or gs.alerts or gs.health != "ok":
+        return None
+    other = "site-b" if primary == "site-a" else "site-a"
+    for m in gs.members:
+        if m.sites[primary].role != "primary" or m.sites[other].state != "replaying":
+            return None
+    return st

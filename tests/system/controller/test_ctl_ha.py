@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import pytest
 from helpers import data, oracle
-from helpers.ctl import Ctl, describe, rid
+from helpers.ctl import Ctl, describe, group_healthy, rid
 from helpers.wait import async_wait_for
 
 from bus import subjects
@@ -29,7 +29,7 @@ from controller.store import LEASE_KEY
 from lab import controller as lab_controller
 from lab.model import LabInfo, SiteInfo
 from schemas.common import Accepted
-from schemas.ctl import FleetStatus, GroupApplied, OpRecord, SiteList
+from schemas.ctl import GroupApplied, OpRecord, SiteList
 from schemas.lease import LeaderEvent, LeaseRecord
 
 pytestmark = pytest.mark.system
@@ -50,18 +50,6 @@ def write(site: SiteInfo, pool: str, image: str, offset: int) -> None:
 
 def checksums(site: SiteInfo, g: Group) -> dict[str, str]:
     return {img: oracle.image_sha256(site, f"{g.pool}/{img}") for img in g.images}
-
-
-async def healthy(ctl: Ctl, g: Group, primary: str) -> FleetStatus | None:
-    st: FleetStatus = await ctl.req("status", group=g.name)
-    gs = st.groups[0]
-    if gs.primary != primary or gs.alerts or gs.health != "ok":
-        return None
-    other = "site-b" if primary == "site-a" else "site-a"
-    for m in gs.members:
-        if m.sites[primary].role != "primary" or m.sites[other].state != "replaying":
-            return None
-    return st
 
 
 async def lease_holder(ctl: Ctl) -> LeaseRecord | None:
@@ -102,7 +90,8 @@ async def group(lab: LabInfo, ctl: Ctl) -> AsyncIterator[Group]:
     assert applied.op_id
     op = await ctl.wait_op(applied.op_id)
     assert op.state == "succeeded", describe(op)
-    await async_wait_for(lambda: healthy(ctl, g, "site-a"), timeout=300, interval=3, what="group healthy")
+    await async_wait_for(lambda: group_healthy(ctl, g.name, "site-a"), timeout=300, interval=3,
+                         what="group healthy")
     yield g
     for s in (sa, sb):
         for img in g.images:
@@ -183,4 +172,5 @@ async def test_standby_takes_over_a_killed_leader_and_finishes_its_failover(
         assert holder is not None and holder.holder == new
     finally:
         await sub.unsubscribe()
-    await async_wait_for(lambda: healthy(ctl, g, "site-b"), timeout=300, interval=3, what="b primary")
+    await async_wait_for(lambda: group_healthy(ctl, g.name, "site-b"), timeout=300, interval=3,
+                         what="b primary")

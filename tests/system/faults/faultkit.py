@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 from helpers import oracle
-from helpers.ctl import Ctl, describe, rid
+from helpers.ctl import Ctl, describe, group_healthy, rid
 from helpers.wait import async_wait_for, wait_for
 from nats.aio.client import Client as NATS
 
@@ -168,20 +168,8 @@ async def apply(ctl: Ctl, g: Group, **over: Any) -> None:
     assert op.state == "succeeded", describe(op)
 
 
-async def healthy(ctl: Ctl, g: Group, primary: str) -> FleetStatus | None:
-    st: FleetStatus = await ctl.req("status", group=g.name)
-    gs = st.groups[0]
-    if gs.primary != primary or gs.alerts or gs.health != "ok":
-        return None
-    other = "site-b" if primary == "site-a" else "site-a"
-    for m in gs.members:
-        if m.sites[primary].role != "primary" or m.sites[other].state != "replaying":
-            return None
-    return st
-
-
 async def wait_healthy(ctl: Ctl, g: Group, primary: str, timeout: float = 400) -> FleetStatus:
-    return await async_wait_for(lambda: healthy(ctl, g, primary), timeout=timeout, interval=3,
+    return await async_wait_for(lambda: group_healthy(ctl, g.name, primary), timeout=timeout, interval=3,
                                 what=f"{g.name} healthy on {primary}")
 
 
